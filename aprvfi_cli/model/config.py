@@ -28,8 +28,8 @@ class ModelConfig:
     num_blocks: int = 5
     num_static_blocks: int = 1
     keep_ratios: tuple[float, ...] = (0.1, 0.4, 0.6, 0.9)
-    block_widths: tuple[int, int, int] = (16, 48, 96)
-    context_channels: int = 8
+    block_widths: tuple[int, int, int] = (20, 48, 96)
+    context_channels: int = 12
     router_channels: int = 16
     flow_levels: int | None = None
     correlation_radius: int = 4

@@ -29,12 +29,14 @@ class SplatResult:
     hole: Tensor
 
 
-def forward_splat(source: Tensor, flow: Tensor) -> SplatResult:
+def forward_splat(source: Tensor, flow: Tensor, *, weight: Tensor | None = None) -> SplatResult:
     """Average-splat ``source`` along ``flow``.
 
     Args:
         source: (B, C, H, W) values to move.
         flow: (B, 2, H, W) displacement in pixels; channel 0 is x (right), 1 is y (down).
+        weight: optional (B, 1, H, W) importance of each source pixel (default 1); a pixel of
+            weight 0 (e.g. padding) lands nowhere.
 
     Returns:
         A :class:`SplatResult` with the splatted image, the weight map and the hole mask.
@@ -59,8 +61,9 @@ def forward_splat(source: Tensor, flow: Tensor) -> SplatResult:
     frac_y = target_y - top
 
     # Values carry an extra channel of ones so one scatter gives both the sum and the weight.
-    ones = torch.ones_like(source[:, :1])
-    values = torch.cat([source, ones], dim=1).permute(0, 2, 3, 1).reshape(-1, channels + 1)
+    if weight is None:
+        weight = torch.ones_like(source[:, :1])
+    values = torch.cat([source * weight, weight.to(source.dtype)], dim=1).permute(0, 2, 3, 1).reshape(-1, channels + 1)
     batch_offset = (torch.arange(batch, device=source.device) * (height * width)).view(batch, 1, 1)
 
     accumulated = source.new_zeros(batch * height * width, channels + 1)
@@ -70,12 +73,12 @@ def forward_splat(source: Tensor, flow: Tensor) -> SplatResult:
         (left, top + 1, (1 - frac_x) * frac_y),
         (left + 1, top + 1, frac_x * frac_y),
     )
-    for corner_x, corner_y, weight in corners:
+    for corner_x, corner_y, bilinear in corners:
         inside = (corner_x >= 0) & (corner_x <= width - 1) & (corner_y >= 0) & (corner_y <= height - 1)
         index = corner_y.clamp(0, height - 1).long() * width + corner_x.clamp(0, width - 1).long()
         index = (index + batch_offset).reshape(-1)
-        weight = (weight * inside).reshape(-1, 1)
-        accumulated.index_add_(0, index, values * weight)
+        bilinear = (bilinear * inside).reshape(-1, 1)
+        accumulated.index_add_(0, index, values * bilinear)
 
     accumulated = accumulated.view(batch, height, width, channels + 1).permute(0, 3, 1, 2)
     total = accumulated[:, channels:]

@@ -1,0 +1,1 @@
+"""Measuring: quality metrics, evaluation sets, speed and FLOPs."""

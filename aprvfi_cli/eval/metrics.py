@@ -1,0 +1,18 @@
+"""Image quality metrics on 8-bit RGB frames (the protocol of the VFI literature)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """PSNR in dB of two (H, W, 3) uint8 images over the whole frame, peak 255."""
+    if prediction.shape != truth.shape:
+        raise ValueError(f"shape mismatch: {prediction.shape} vs {truth.shape}")
+    mse = np.mean((prediction.astype(np.float64) - truth.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """[0, 1] floats -> uint8 with rounding (what a saved frame holds)."""
+    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)

@@ -1,0 +1,18 @@
+"""The APR-VFI network (DESIGN §3)."""
+
+from aprvfi_cli.model.apr_vfi import APRVFI, PairState, SynthesisOutput, WarpedPair
+from aprvfi_cli.model.config import ModelConfig
+from aprvfi_cli.model.ebme import WeightsError, load_ebme_flow
+from aprvfi_cli.model.routing import Routing, route_decisions
+
+__all__ = [
+    "APRVFI",
+    "ModelConfig",
+    "PairState",
+    "Routing",
+    "SynthesisOutput",
+    "WarpedPair",
+    "WeightsError",
+    "load_ebme_flow",
+    "route_decisions",
+]

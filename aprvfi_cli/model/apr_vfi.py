@@ -1,0 +1,240 @@
+"""APR-VFI: bidirectional flow, forward warping, context net, APR router and dynamic synthesis.
+
+Flow and context are computed once per frame pair (:meth:`APRVFI.estimate`); any number of
+t values are then synthesised from them (:meth:`APRVFI.synthesize`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from aprvfi_cli.model.config import ModelConfig
+from aprvfi_cli.model.context import ContextNet
+from aprvfi_cli.model.flow import BidirectionalFlow
+from aprvfi_cli.model.router import Router
+from aprvfi_cli.model.routing import Routing, route_decisions
+from aprvfi_cli.model.synthesis import SynthesisNet
+from aprvfi_cli.ops.padding import pad_to_multiple
+from aprvfi_cli.ops.patches import all_patches, gather_patches, scatter_patches
+from aprvfi_cli.ops.splat import forward_splat
+
+
+@dataclass(frozen=True)
+class PairState:
+    """What :meth:`APRVFI.estimate` computes once per frame pair (all padded to (Hp, Wp)).
+
+    Attributes:
+        image0, image1: (B, 3, Hp, Wp) input frames in [0, 1].
+        flow: (B, 4, Hp, Wp) F01 (x, y) then F10 (x, y) in pixels.
+        context0, context1: (B, c * levels, Hp, Wp) context features of each frame.
+        size: the unpadded (H, W).
+    """
+
+    image0: Tensor
+    image1: Tensor
+    flow: Tensor
+    context0: Tensor
+    context1: Tensor
+    size: tuple[int, int]
+
+    def select(self, index: Tensor) -> PairState:
+        """The pairs at ``index`` (B',), e.g. one pair repeated to batch several t values."""
+        return PairState(
+            image0=self.image0[index],
+            image1=self.image1[index],
+            flow=self.flow[index],
+            context0=self.context0[index],
+            context1=self.context1[index],
+            size=self.size,
+        )
+
+
+@dataclass(frozen=True)
+class WarpedPair:
+    """Both frames and their context forward-warped to time t (padded size).
+
+    ``image0``/``image1`` have their holes filled from the other frame (or, where both are
+    holes, from the plain time-weighted blend of the inputs).
+    """
+
+    image0: Tensor
+    image1: Tensor
+    hole0: Tensor
+    hole1: Tensor
+    flow0t: Tensor
+    flow1t: Tensor
+    context0: Tensor
+    context1: Tensor
+    t: Tensor  # (B, 1, 1, 1)
+
+
+@dataclass(frozen=True)
+class SynthesisOutput:
+    """Result of :meth:`APRVFI.synthesize`.
+
+    Attributes:
+        frame: (B, 3, H, W) the interpolated frame in [0, 1], unpadded.
+        route_map: (B, D, n_h, n_w) bool, the patches each dynamic block processed.
+        route_logits: (B, D, 2, n_h, n_w) router logits (skip, pass).
+        warped: the warped inputs at the padded size (for losses and the reference route map).
+    """
+
+    frame: Tensor
+    route_map: Tensor
+    route_logits: Tensor
+    warped: WarpedPair
+
+
+class APRVFI(nn.Module):
+    """The whole network. ``forward(img0, img1, t)`` = ``synthesize(estimate(img0, img1), t)``."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig.paper()
+        cfg = self.config
+        self.flow = BidirectionalFlow(radius=cfg.correlation_radius)
+        self.context = ContextNet(channels=cfg.context_channels, levels=cfg.num_blocks)
+        self.router = Router(
+            channels=cfg.router_channels,
+            num_dynamic_blocks=cfg.num_dynamic_blocks,
+            patch_size=cfg.patch_size,
+        )
+        self.synthesis = SynthesisNet(cfg)
+
+    def estimate(self, img0: Tensor, img1: Tensor) -> PairState:
+        """Flow and context for a batch of pairs.
+
+        Args:
+            img0, img1: (B, 3, H, W) frames in [0, 1], any H and W.
+        """
+        if img0.shape != img1.shape or img0.dim() != 4 or img0.shape[1] != 3:
+            raise ValueError(f"expected two (B, 3, H, W) frames, got {tuple(img0.shape)} and {tuple(img1.shape)}")
+        levels = self.config.levels_for_width(img0.shape[-1])
+        multiple = self.config.pad_multiple(levels)
+        image0, size = pad_to_multiple(img0, multiple)
+        image1, _ = pad_to_multiple(img1, multiple)
+        # Flow sees the least padding its pyramid allows, so it does not depend on the patch size.
+        stride = 2 ** (levels + 1)
+        flow_size = (-(-size[0] // stride) * stride, -(-size[1] // stride) * stride)
+        flow = self.flow(image0[..., : flow_size[0], : flow_size[1]], image1[..., : flow_size[0], : flow_size[1]],
+                         levels=levels)
+        flow, _ = pad_to_multiple(flow, multiple)
+        return PairState(
+            image0=image0,
+            image1=image1,
+            flow=flow,
+            context0=torch.cat(self.context(image0), dim=1),
+            context1=torch.cat(self.context(image1), dim=1),
+            size=size,
+        )
+
+    def warp(self, pair: PairState, t: float | Tensor) -> WarpedPair:
+        """Forward-splat both frames and their context to time ``t`` (scalar or (B,))."""
+        batch = pair.image0.shape[0]
+        t = torch.as_tensor(t, dtype=pair.image0.dtype, device=pair.image0.device).reshape(-1)
+        t = t.expand(batch).reshape(batch, 1, 1, 1) if t.numel() == 1 else t.reshape(batch, 1, 1, 1)
+        flow0t = t * pair.flow[:, :2]
+        flow1t = (1 - t) * pair.flow[:, 2:]
+        # Padding is not content: it must not splat into the visible frame.
+        inside = torch.zeros_like(pair.image0[:, :1])
+        inside[..., : pair.size[0], : pair.size[1]] = 1
+        splat0 = forward_splat(torch.cat([pair.image0, pair.context0], dim=1), flow0t, weight=inside)
+        splat1 = forward_splat(torch.cat([pair.image1, pair.context1], dim=1), flow1t, weight=inside)
+        blend = (1 - t) * pair.image0 + t * pair.image1
+        raw0, raw1 = splat0.image[:, :3], splat1.image[:, :3]
+        hole0, hole1 = splat0.hole.bool(), splat1.hole.bool()
+        image0 = torch.where(hole0, torch.where(hole1, blend, raw1), raw0)
+        image1 = torch.where(hole1, torch.where(hole0, blend, raw0), raw1)
+        return WarpedPair(
+            image0=image0,
+            image1=image1,
+            hole0=splat0.hole,
+            hole1=splat1.hole,
+            flow0t=flow0t,
+            flow1t=flow1t,
+            context0=splat0.image[:, 3:],
+            context1=splat1.image[:, 3:],
+            t=t,
+        )
+
+    def flow_only(self, pair: PairState, t: float | Tensor = 0.5) -> Tensor:
+        """The flow-only interpolation: both warped frames blended by time, (B, 3, H, W)."""
+        warped = self.warp(pair, t)
+        frame = (1 - warped.t) * warped.image0 + warped.t * warped.image1
+        return frame[..., : pair.size[0], : pair.size[1]]
+
+    def synthesize(
+        self,
+        pair: PairState,
+        t: float | Tensor = 0.5,
+        *,
+        routing: Routing | None = None,
+        max_patches: int | None = None,
+    ) -> SynthesisOutput:
+        """Synthesise the frame at ``t`` for every pair.
+
+        Args:
+            pair: from :meth:`estimate`.
+            t: a float or a (B,) tensor in [0, 1].
+            routing: the routing policy; default: router argmax (``apr``), or Gumbel-softmax
+                in training mode.
+            max_patches: run the synthesis on at most this many patches at a time (bounds
+                memory for 4K frames; the result does not depend on it).
+        """
+        if routing is None:
+            routing = Routing(mode="gumbel") if self.training else Routing(mode="apr")
+        cfg = self.config
+        warped = self.warp(pair, t)
+        logits = self.router(warped.image0, warped.image1, warped.flow0t, warped.flow1t)
+        route = route_decisions(logits, routing)  # (B, D, n_h, n_w)
+
+        scale = 1.0 / cfg.patch_size
+        guide = torch.cat(
+            [
+                warped.image0,
+                warped.image1,
+                warped.flow0t * scale,
+                warped.flow1t * scale,
+                warped.hole0,
+                warped.hole1,
+            ],
+            dim=1,
+        )
+        head = guide.new_empty(guide.shape[0], 4, *guide.shape[2:])
+        patches = all_patches(guide, cfg.patch_size)
+        route_per_patch = route.permute(0, 2, 3, 1).reshape(-1, route.shape[1])
+        chunk = max_patches or patches.numel()
+        channels_last = self._wants_channels_last()
+        for start in range(0, patches.numel(), chunk):
+            index = patches[start : start + chunk]
+
+            def take(x: Tensor, index: Tensor = index) -> Tensor:
+                p = gather_patches(x, index, cfg.patch_size)
+                return p.contiguous(memory_format=torch.channels_last) if channels_last else p
+
+            split = cfg.context_channels
+            out = self.synthesis(
+                guide=take(guide),
+                context0=list(take(warped.context0).split(split, dim=1)),
+                context1=list(take(warped.context1).split(split, dim=1)),
+                route=None if routing.mode == "static" else route_per_patch[index],
+                dense=routing.mode == "gumbel",
+            )
+            scatter_patches(head, index, out, cfg.patch_size)
+
+        mask = torch.sigmoid(head[:, :1] + torch.logit(1 - warped.t, eps=1e-6))
+        frame = mask * warped.image0 + (1 - mask) * warped.image1 + head[:, 1:]
+        frame = frame.clamp(0, 1)[..., : pair.size[0], : pair.size[1]]
+        return SynthesisOutput(frame=frame, route_map=route > 0.5, route_logits=logits, warped=warped)
+
+    def forward(
+        self, img0: Tensor, img1: Tensor, t: float | Tensor = 0.5, *, routing: Routing | None = None
+    ) -> SynthesisOutput:
+        return self.synthesize(self.estimate(img0, img1), t, routing=routing)
+
+    def _wants_channels_last(self) -> bool:
+        weight = self.synthesis.blocks[0].encode0[0][0].weight
+        return weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()

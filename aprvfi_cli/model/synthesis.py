@@ -1,0 +1,106 @@
+"""The synthesis network: five refine blocks on patches, add&norm fusion, mask + residual head.
+
+Patches are independent 64x64 tiles. Block 1 runs on every patch; a dynamic block gathers
+only the patches routed to it into one batch, runs regular convolutions on them and scatters
+the result back, so a skipped patch costs no convolution work (paper eq. 3: it inherits the
+previous block's feature).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from aprvfi_cli.model.config import ModelConfig
+from aprvfi_cli.model.refine_block import RefineBlock
+
+# Block 1 also sees W0, W1 (3+3), F0t, F1t (2+2) and the two hole masks (1+1).
+GUIDE_CHANNELS = 12
+
+
+class ChannelNorm(nn.Module):
+    """Normalise (N, C, H, W) over channels at each pixel, with a learned per-channel affine."""
+
+    def __init__(self, channels: int, *, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=eps)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class SynthesisNet(nn.Module):
+    """Refine blocks + fusion + head, on a batch of patches.
+
+    ``forward`` takes per-patch tensors (N, *, P, P) and per-patch route values (N, D) and
+    returns (N, 4, P, P): the mask logit and the residual image.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        width = config.block_widths[0]
+        context = 2 * config.context_channels
+        self.num_static_blocks = config.num_static_blocks
+        self.blocks = nn.ModuleList(
+            RefineBlock(
+                in_channels=(GUIDE_CHANNELS + context) if k == 0 else (context + width),
+                widths=config.block_widths,
+            )
+            for k in range(config.num_blocks)
+        )
+        self.fusion_norm = ChannelNorm(width)
+        self.head = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv2d(width, 4, 3, padding=1)
+        )
+        # A zero head starts the model at the time-weighted flow-only blend (see APRVFI).
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def forward(
+        self,
+        *,
+        guide: Tensor,
+        context0: list[Tensor],
+        context1: list[Tensor],
+        route: Tensor | None,
+        dense: bool = False,
+    ) -> Tensor:
+        """Args:
+        guide: (N, 12, P, P) warped images, scaled flows and hole masks.
+        context0, context1: one (N, c, P, P) warped context level per block.
+        route: (N, D) route values for the dynamic blocks; None runs every block on every patch.
+        dense: run every patch and blend ``v * block + (1 - v) * previous`` (training with
+            straight-through route values, so gradients reach the router).
+        """
+        features = self.refine(guide=guide, context0=context0, context1=context1, route=route, dense=dense)
+        return self.head(self.fusion_norm(torch.stack(features).sum(dim=0)))
+
+    def refine(
+        self,
+        *,
+        guide: Tensor,
+        context0: list[Tensor],
+        context1: list[Tensor],
+        route: Tensor | None,
+        dense: bool = False,
+    ) -> list[Tensor]:
+        """The feature f^k after every block, each (N, widths[0], P, P); see :meth:`forward`."""
+        feature = self.blocks[0](torch.cat([guide, context0[0], context1[0]], dim=1))
+        features = [feature]
+        for k in range(1, len(self.blocks)):
+            block = self.blocks[k]
+            column = k - self.num_static_blocks
+            if k < self.num_static_blocks or route is None:
+                feature = block(torch.cat([context0[k], context1[k], feature], dim=1))
+            elif dense:
+                v = route[:, column].view(-1, 1, 1, 1)
+                refined = block(torch.cat([context0[k], context1[k], feature], dim=1))
+                feature = v * refined + (1 - v) * feature
+            else:
+                # Only the routed patches are gathered and convolved; the rest keep f^(k-1).
+                chosen = torch.nonzero(route[:, column] > 0.5).flatten()
+                if chosen.numel():
+                    inputs = torch.cat([context0[k][chosen], context1[k][chosen], feature[chosen]], dim=1)
+                    feature = feature.index_copy(0, chosen, block(inputs).to(feature.dtype))
+            features.append(feature)
+        return features
