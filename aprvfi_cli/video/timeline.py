@@ -57,9 +57,7 @@ def parse_rate(text: str | float | int | Fraction) -> Fraction:
             else:
                 rate = Fraction(raw)
         except (ValueError, ZeroDivisionError) as error:
-            raise ValueError(
-                f"not a frame rate: {text!r} (use e.g. 60, 59.94 or 60000/1001)"
-            ) from error
+            raise ValueError(f"not a frame rate: {text!r} (use e.g. 60, 59.94 or 60000/1001)") from error
         ntsc = {"23.976": 24, "23.98": 24, "29.97": 30, "59.94": 60, "119.88": 120, "47.952": 48}
         if raw in ntsc:
             rate = Fraction(ntsc[raw] * 1000, 1001)
@@ -97,9 +95,7 @@ class RatePlanner:
             self._first = pts
         rel = pts - self._first
         if self._pts and rel <= self._pts[-1]:
-            raise ValueError(
-                f"source timestamps must increase: {float(rel)} after {float(self._pts[-1])}"
-            )
+            raise ValueError(f"source timestamps must increase: {float(rel)} after {float(self._pts[-1])}")
         self._pts.append(rel)
         self._count += 1
         planned: list[OutputFrame] = []
@@ -150,9 +146,7 @@ class SlowmoPlanner:
             self._first = pts
         rel = pts - self._first
         if self._last is not None and rel <= self._last:
-            raise ValueError(
-                f"source timestamps must increase: {float(rel)} after {float(self._last)}"
-            )
+            raise ValueError(f"source timestamps must increase: {float(rel)} after {float(self._last)}")
         planned: list[OutputFrame] = []
         if self._last is not None:
             p0, i = self._last, self._count - 1
@@ -174,9 +168,7 @@ class SlowmoPlanner:
         return [frame]
 
 
-def _run(
-    planner: RatePlanner | SlowmoPlanner, pts: Iterable[Fraction], end: Fraction | None
-) -> list[OutputFrame]:
+def _run(planner: RatePlanner | SlowmoPlanner, pts: Iterable[Fraction], end: Fraction | None) -> list[OutputFrame]:
     frames: list[OutputFrame] = []
     for p in pts:
         frames.extend(planner.push(p))
@@ -184,9 +176,7 @@ def _run(
     return frames
 
 
-def plan_timeline(
-    pts: Sequence[Fraction], *, fps_out: Fraction, end: Fraction | None = None
-) -> list[OutputFrame]:
+def plan_timeline(pts: Sequence[Fraction], *, fps_out: Fraction, end: Fraction | None = None) -> list[OutputFrame]:
     """Frame-rate conversion plan for source ``pts`` (s, increasing) ending at ``end`` (s)."""
     return _run(RatePlanner(sample_rate=Fraction(fps_out)), pts, end)
 
@@ -202,9 +192,7 @@ def plan_slowmo(
     return _run(make_slowmo_planner(factor=factor, source_rate=source_rate), pts, end)
 
 
-def make_slowmo_planner(
-    *, factor: Fraction | int, source_rate: Fraction | None
-) -> RatePlanner | SlowmoPlanner:
+def make_slowmo_planner(*, factor: Fraction | int, source_rate: Fraction | None) -> RatePlanner | SlowmoPlanner:
     """The planner for slow motion by ``factor`` (> 1)."""
     factor = Fraction(factor)
     if factor <= 1:
@@ -213,9 +201,7 @@ def make_slowmo_planner(
         return SlowmoPlanner(factor=int(factor))
     if source_rate is None:
         raise ValueError("a fractional slow-motion factor needs the source frame rate")
-    return RatePlanner(
-        sample_rate=Fraction(source_rate) * factor, output_rate=Fraction(source_rate)
-    )
+    return RatePlanner(sample_rate=Fraction(source_rate) * factor, output_rate=Fraction(source_rate))
 
 
 def expected_output_count(*, duration: Fraction, fps_out: Fraction) -> int:

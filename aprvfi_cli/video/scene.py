@@ -1,0 +1,77 @@
+"""Scene-cut and duplicate-frame detection on small luma thumbnails.
+
+A cut must not be interpolated across (the in-between frames would be a cross-fade of two
+shots); a duplicated frame must be dropped from the timeline, or the motion freezes for one
+interval and then jumps (stutter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# thumbnails this many px wide at most: cheap, and blind to sensor noise and small motion
+_THUMB_WIDTH = 64
+
+
+@dataclass(frozen=True)
+class SceneSettings:
+    """Thresholds, both on luma in [0, 1].
+
+    Attributes:
+        cut_threshold: mean absolute difference of the thumbnails above which two frames are
+            in different shots; 0 or less disables cut detection.
+        duplicate_threshold: mean absolute difference of the full-resolution luma below
+            which a frame repeats the previous one (0.3/255, as in SOURCES.md); negative
+            disables duplicate removal.
+    """
+
+    cut_threshold: float = 0.2
+    duplicate_threshold: float = 0.3 / 255
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """(H, W) float32 luma in [0, 1] of an (H, W, 3) uint8/uint16 RGB image (BT.601 weights)."""
+    scale = 65535.0 if image.dtype == np.uint16 else 255.0
+    rgb = image.astype(np.float32) / scale
+    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def thumbnail(y: np.ndarray) -> np.ndarray:
+    """Box-downscale luma by an integer factor so it is at most 64 px wide."""
+    step = max(1, -(-y.shape[1] // _THUMB_WIDTH))
+    h, w = (y.shape[0] // step) * step, (y.shape[1] // step) * step
+    if step == 1 or h == 0 or w == 0:
+        return y
+    return y[:h, :w].reshape(h // step, step, w // step, step).mean(axis=(1, 3))
+
+
+@dataclass(frozen=True)
+class FrameSignature:
+    """What the detector keeps of a frame: full luma (duplicates) and a thumbnail (cuts)."""
+
+    luma: np.ndarray
+    thumb: np.ndarray
+
+    @classmethod
+    def of(cls, image: np.ndarray) -> FrameSignature:
+        y = luma(image)
+        return cls(luma=y, thumb=thumbnail(y))
+
+
+def is_duplicate(a: FrameSignature, b: FrameSignature, settings: SceneSettings) -> bool:
+    """True if ``b`` repeats ``a``."""
+    if settings.duplicate_threshold < 0:
+        return False
+    return float(np.abs(a.luma - b.luma).mean()) <= settings.duplicate_threshold
+
+
+def cut_score(a: FrameSignature, b: FrameSignature) -> float:
+    """Mean absolute thumbnail difference in [0, 1]."""
+    return float(np.abs(a.thumb - b.thumb).mean())
+
+
+def is_cut(a: FrameSignature, b: FrameSignature, settings: SceneSettings) -> bool:
+    """True if ``a`` and ``b`` belong to different shots."""
+    return settings.cut_threshold > 0 and cut_score(a, b) > settings.cut_threshold

@@ -1,0 +1,299 @@
+"""Encoding and muxing: a temporary file beside the target, renamed only on success.
+
+Audio and subtitle packets of the source are copied without re-encoding, interleaved with
+the video by time so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from aprvfi_cli.errors import OutputError, UsageError
+from aprvfi_cli.video.reader import ColorInfo
+
+CODEC_ALIASES = {
+    "h264": ("libx264",),
+    "avc": ("libx264",),
+    "libx264": ("libx264",),
+    "h265": ("libx265",),
+    "hevc": ("libx265",),
+    "libx265": ("libx265",),
+    "av1": ("libsvtav1", "libaom-av1", "librav1e"),
+    "libsvtav1": ("libsvtav1",),
+    "libaom-av1": ("libaom-av1",),
+}
+_SWS_COLORSPACES = {1, 4, 5, 6, 7, 9}
+_JPEG_FORMATS = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}
+# packets of copied streams are muxed up to this far (s) ahead of the video
+_INTERLEAVE_AHEAD = Fraction(1, 2)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """Video encoder choice. ``codec``: h264/h265/av1 or an FFmpeg encoder name; ``preset``:
+    None picks the encoder's usual default; ``pix_fmt``: None keeps the source's when the
+    encoder supports it (else the nearest 8- or 10-bit 4:2:0)."""
+
+    codec: str = "h264"
+    crf: int = 18
+    preset: str | None = None
+    pix_fmt: str | None = None
+
+
+def resolve_encoder(codec: str) -> str:
+    """The FFmpeg encoder for ``codec``; :class:`UsageError` if this build lacks it."""
+    candidates = CODEC_ALIASES.get(codec.lower(), (codec,))
+    available = av.codecs_available
+    for name in candidates:
+        if name in available:
+            try:
+                if av.Codec(name, "w").type == "video":
+                    return name
+            except av.error.FFmpegError:
+                continue
+    raise UsageError(f"video encoder {codec!r} is not available in this PyAV/FFmpeg build")
+
+
+def choose_pix_fmt(encoder: str, source: str, *, high_bit_depth: bool, wanted: str | None) -> str:
+    """Keep ``source``'s pixel format if the encoder takes it; else the nearest 4:2:0."""
+    supported = [f.name for f in av.Codec(encoder, "w").video_formats or []]
+    if wanted:
+        if supported and wanted not in supported:
+            raise UsageError(f"{encoder} cannot encode pixel format {wanted!r}")
+        return wanted
+    source = _JPEG_FORMATS.get(source, source)  # full range is kept as a tag, not a format
+    if not supported or source in supported:
+        return source
+    if high_bit_depth and "yuv420p10le" in supported:
+        return "yuv420p10le"
+    return "yuv420p" if "yuv420p" in supported else supported[0]
+
+
+def temporary_path(target: Path) -> Path:
+    """A hidden file beside ``target`` with the same extension (the muxer guesses from it)."""
+    return target.with_name(f".{target.stem}.aprvfi-{os.getpid()}.part{target.suffix}")
+
+
+class VideoWriter:
+    """Encode RGB frames to ``target`` via a temporary file (use as a context manager).
+
+    Args:
+        target: the final output path.
+        width, height: frame size (px).
+        rate: the output's nominal frame rate (frames/s).
+        time_base: units of the frame times given to :meth:`write` (s); every time must be a
+            multiple of it.
+        settings: encoder settings.
+        source_pix_fmt, high_bit_depth: the source's format, kept when possible.
+        color: colour tags to keep; rotation: display rotation (degrees) to keep.
+        copy_from: a file whose audio/subtitle streams are copied (None: none).
+        copy_offset: source time (s) that becomes 0 in the output (the first video pts).
+    """
+
+    def __init__(
+        self,
+        target: Path,
+        *,
+        width: int,
+        height: int,
+        rate: Fraction,
+        time_base: Fraction,
+        settings: EncodeSettings,
+        source_pix_fmt: str = "yuv420p",
+        high_bit_depth: bool = False,
+        color: ColorInfo | None = None,
+        rotation: int = 0,
+        copy_from: Path | None = None,
+        copy_offset: Fraction = Fraction(0),
+    ) -> None:
+        self.target = Path(target)
+        self.temp = temporary_path(self.target)
+        self.time_base = Fraction(time_base)
+        self.rate = Fraction(rate)
+        self.high_bit_depth = high_bit_depth
+        self.color = color or ColorInfo()
+        self.frames_written = 0
+        self.copied_packets = 0
+        self.copied_bytes = 0
+        self.notes: list[str] = []
+        self._last_pts: int | None = None
+        self._input: av.container.InputContainer | None = None
+        self._copy_iter: Iterator[av.Packet] | None = None
+        self._copy_map: dict[int, av.stream.Stream] = {}
+        self._pending: av.Packet | None = None
+        encoder = resolve_encoder(settings.codec)
+        self.pix_fmt = choose_pix_fmt(encoder, source_pix_fmt, high_bit_depth=high_bit_depth, wanted=settings.pix_fmt)
+        try:
+            self.container = av.open(str(self.temp), mode="w")
+        except (OSError, av.error.FFmpegError) as error:
+            self._remove_temp()
+            reason = getattr(error, "strerror", None) or str(error)
+            raise OutputError(f"cannot write to {self.target.parent}: {reason}") from error
+        try:
+            self._setup_video(encoder, settings, width, height, rotation)
+            if copy_from is not None:
+                self._setup_copy(copy_from, copy_offset)
+        except Exception:
+            self.abort()
+            raise
+
+    def _setup_video(self, encoder: str, settings: EncodeSettings, width: int, height: int, rotation: int) -> None:
+        stream = self.container.add_stream(encoder, rate=self.rate)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = self.pix_fmt
+        stream.time_base = self.time_base
+        ctx = stream.codec_context
+        ctx.time_base = self.time_base
+        ctx.color_primaries = self.color.primaries
+        ctx.color_trc = self.color.trc
+        ctx.colorspace = self.color.space
+        ctx.color_range = self.color.range
+        options = {"crf": str(settings.crf)}
+        preset = settings.preset or ("8" if encoder == "libsvtav1" else "medium")
+        if encoder != "libaom-av1":
+            options["preset"] = preset
+        if encoder == "libx265":
+            options["x265-params"] = "log-level=error"
+        stream.options = options
+        if rotation:
+            stream.set_display_rotation(rotation)
+        self.stream = stream
+
+    def _setup_copy(self, source: Path, offset: Fraction) -> None:
+        self._input = av.open(str(source), mode="r")
+        self._offset = Fraction(offset)
+        streams = []
+        for s in self._input.streams:
+            if s.type not in ("audio", "subtitle"):
+                continue
+            name = s.codec_context.name if s.codec_context else None
+            if name is None or name not in self.container.supported_codecs:
+                self.notes.append(f"{s.type} stream #{s.index} ({name}) cannot go in this container")
+                continue
+            self._copy_map[s.index] = self.container.add_stream_from_template(s)
+            streams.append(s)
+        if streams:
+            self._copy_iter = iter(self._input.demux(*streams))
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()
+
+    def _mux(self, packet: av.Packet) -> None:
+        """Hand one packet to the muxer (a separate method so tests can simulate a full disk)."""
+        self.container.mux(packet)
+
+    def _safe_mux(self, packet: av.Packet) -> None:
+        try:
+            self._mux(packet)
+        except OSError as error:
+            raise self._os_error(error) from error
+        except av.error.FFmpegError as error:
+            raise OutputError(f"cannot write {self.target}: {error.strerror}") from error
+
+    def _os_error(self, error: OSError) -> OutputError:
+        if error.errno == errno.ENOSPC:
+            return OutputError(f"no space left on device while writing {self.target}")
+        return OutputError(f"cannot write {self.target}: {error.strerror or error}")
+
+    def _copy_until(self, until: Fraction | None) -> None:
+        """Mux copied packets whose time is before ``until`` (s, output time; None: all)."""
+        while self._copy_iter is not None:
+            packet = self._pending
+            if packet is None:
+                packet = next(self._copy_iter, None)
+                if packet is None:
+                    self._copy_iter = None
+                    return
+                if packet.dts is None and packet.pts is None or packet.size == 0:
+                    continue
+            tb = Fraction(packet.time_base)
+            stamp = packet.dts if packet.dts is not None else packet.pts
+            if until is not None and stamp * tb - self._offset > until:
+                self._pending = packet
+                return
+            self._pending = None
+            shift = round(self._offset / tb)
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+            self.copied_bytes += packet.size
+            self.copied_packets += 1
+            packet.stream = self._copy_map[packet.stream.index]
+            self._safe_mux(packet)
+
+    def write(self, image: np.ndarray, time: Fraction) -> None:
+        """Encode one (H, W, 3) RGB frame (uint8, or uint16 for high bit depth) at ``time`` s."""
+        fmt = "rgb48le" if image.dtype == np.uint16 else "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
+        space = self.color.space if self.color.space in _SWS_COLORSPACES else None
+        rng = self.color.range if self.color.range in (1, 2) else None
+        frame = frame.reformat(format=self.pix_fmt, dst_colorspace=space, dst_color_range=rng)
+        pts = Fraction(time) / self.time_base
+        frame.pts = round(pts)
+        if self._last_pts is not None and frame.pts <= self._last_pts:
+            frame.pts = self._last_pts + 1  # rounding must never reorder frames
+        self._last_pts = frame.pts
+        frame.time_base = self.time_base
+        frame.duration = max(1, round(1 / (self.rate * self.time_base)))
+        self._copy_until(Fraction(time) + _INTERLEAVE_AHEAD)
+        try:
+            packets = self.stream.encode(frame)
+        except av.error.FFmpegError as error:
+            raise OutputError(f"encoder failed on {self.target}: {error.strerror}") from error
+        for packet in packets:
+            self._safe_mux(packet)
+        self.frames_written += 1
+
+    def finish(self) -> None:
+        """Flush the encoder, copy the remaining packets, close and rename onto the target."""
+        try:
+            for packet in self.stream.encode(None):
+                self._safe_mux(packet)
+            self._copy_until(None)
+            self.container.close()
+            self._close_input()
+            os.replace(self.temp, self.target)
+        except OSError as error:
+            self.abort()
+            raise self._os_error(error) from error
+        except av.error.FFmpegError as error:
+            self.abort()
+            raise OutputError(f"cannot finish {self.target}: {error.strerror}") from error
+        except Exception:
+            self.abort()
+            raise
+
+    def _close_input(self) -> None:
+        if self._input is not None:
+            self._input.close()
+            self._input = None
+
+    def _remove_temp(self) -> None:
+        try:
+            self.temp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def abort(self) -> None:
+        """Close everything and delete the temporary file; the target is never touched."""
+        try:
+            self.container.close()
+        except Exception:  # closing a half-written file may fail again; the file goes anyway
+            pass
+        self._close_input()
+        self._remove_temp()
