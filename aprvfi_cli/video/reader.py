@@ -18,6 +18,17 @@ from aprvfi_cli.errors import InputError, UsageError
 
 # swscale knows these YCbCr matrices; others fall back to its default (BT.601)
 _SWS_COLORSPACES = {1, 4, 5, 6, 7, 9}
+_SPACE_NAMES = {
+    0: "rgb",
+    1: "bt709",
+    2: "unspecified",
+    4: "fcc",
+    5: "bt470bg",
+    6: "smpte170m",
+    7: "smpte240m",
+    9: "bt2020nc",
+    10: "bt2020c",
+}
 
 
 @dataclass(frozen=True)
@@ -34,11 +45,13 @@ class ColorInfo:
         for label, value, enum in (
             ("primaries", self.primaries, av.video.reformatter.ColorPrimaries),
             ("trc", self.trc, av.video.reformatter.ColorTrc),
-            ("space", self.space, None),
+            ("space", self.space, _SPACE_NAMES),
             ("range", self.range, av.video.reformatter.ColorRange),
         ):
             name = str(value)
-            if enum is not None:
+            if isinstance(enum, dict):
+                name = enum.get(value, name)
+            elif enum is not None:
                 try:
                     name = enum(value).name.lower()
                 except ValueError:

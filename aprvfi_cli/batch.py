@@ -1,0 +1,87 @@
+"""``aprvfi batch``: every video of a folder, resumable, one failure does not stop the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from aprvfi_cli.errors import AprvfiError, UsageError
+
+OUTPUT_FOLDER = "aprvfi-output"
+
+
+def find_videos(folder: Path, *, recursive: bool, exclude: Path | None) -> list[Path]:
+    """Video files under ``folder`` by extension, sorted; hidden files and ``exclude`` skipped."""
+    from aprvfi_cli.console import VIDEO_SUFFIXES
+
+    pattern = "**/*" if recursive else "*"
+    found = []
+    for path in sorted(folder.glob(pattern)):
+        if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in VIDEO_SUFFIXES:
+            continue
+        if exclude is not None and exclude in path.resolve().parents:
+            continue
+        found.append(path)
+    return found
+
+
+def output_for(source: Path, *, folder: Path, out_dir: Path, tag: str) -> Path:
+    """The output path of ``source``: same relative sub-folder under ``out_dir``."""
+    from aprvfi_cli.console import default_output
+
+    relative = source.parent.relative_to(folder)
+    return default_output(source, tag=tag, folder=out_dir / relative)
+
+
+def run_batch(
+    folder: Path,
+    out_dir: Path | None,
+    *,
+    options,
+    common,
+    recursive: bool,
+    load: Callable[[], object],
+    run: Callable[..., object],
+) -> int:
+    """Process every clip; prints the summary table; returns the number of failures."""
+    from aprvfi_cli.cli import check_output
+    from aprvfi_cli.console import format_rate, note, print_table, summary_table
+
+    out_dir = out_dir or folder / OUTPUT_FOLDER
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"output folder is a file: {out_dir}")
+    retime = options.retime
+    tag = f"{format_rate(retime.fps)}fps" if retime.fps else f"slowmo{format_rate(retime.slowmo)}x"
+    clips = find_videos(folder, recursive=recursive, exclude=out_dir.resolve())
+    if not clips:
+        raise UsageError(f"no video files in {folder}")
+    rows: list[tuple[str, object, str]] = []
+    interpolator = None
+    failed = 0
+    for source in clips:
+        name = str(source.relative_to(folder))
+        target = output_for(source, folder=folder, out_dir=out_dir, tag=tag)
+        if target.exists() and not common.overwrite:
+            rows.append((name, None, "skipped (output exists)"))
+            continue
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            check_output(source, target, overwrite=common.overwrite)
+            if interpolator is None:
+                interpolator = load()  # a model failure is fatal: it would fail every clip
+            result = run(source, target, common=common, options=options, interpolator=interpolator)
+            rows.append((name, result, "ok"))
+        except AprvfiError as error:
+            if interpolator is None and error.__class__.__name__ == "ModelError":
+                raise
+            failed += 1
+            rows.append((name, None, f"failed: {error.message}"))
+        except OSError as error:
+            failed += 1
+            rows.append((name, None, f"failed: {error.strerror or error}"))
+    if interpolator is not None:
+        note(f"interpolated with {interpolator.describe()}", quiet=common.quiet)
+    if retime.slowmo is not None:
+        note("audio dropped (slow motion)", quiet=common.quiet)
+    print_table(summary_table(rows))
+    return failed

@@ -1,0 +1,374 @@
+"""The ``aprvfi`` command: a thin Typer layer over :mod:`aprvfi_cli.engine` (DESIGN §1).
+
+Every error ends as one line on stderr (``aprvfi: error: ...``) with exit code 2 for usage
+errors and 1 for failures; :func:`main` catches everything, so no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aprvfi_cli import __version__
+from aprvfi_cli.errors import AprvfiError, InputError, OutputError, UsageError
+
+app = typer.Typer(
+    name="aprvfi",
+    help="Smoother and slower video: frame interpolation with the APR-VFI network.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# shared options, declared once
+Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+Precision = Annotated[str, typer.Option("--precision", help="auto, fp32, bf16 or fp16.")]
+Weights = Annotated[Path | None, typer.Option("--weights", help="Weights file (default: shipped).")]
+Route = Annotated[str, typer.Option("--route", help="apr, static or keep ratios 0.1,0.4,0.6,0.9.")]
+Crf = Annotated[int, typer.Option("--crf", min=0, max=63, help="Encoder quality (lower = better).")]
+Preset = Annotated[str | None, typer.Option("--preset", help="Encoder preset (e.g. medium).")]
+Codec = Annotated[str, typer.Option("--codec", help="h264, h265 or av1.")]
+PixFmt = Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: source).")]
+Scene = Annotated[float, typer.Option("--scene-threshold", help="Cut threshold (luma MAD, 0-1; 0 = off).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")]
+
+
+@dataclass(frozen=True)
+class Common:
+    """The options every video command shares."""
+
+    device: str
+    precision: str
+    weights: Path | None
+    route: str
+    crf: int
+    preset: str | None
+    codec: str
+    pix_fmt: str | None
+    scene_threshold: float
+    overwrite: bool
+    quiet: bool
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"aprvfi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Smoother and slower video: frame interpolation with the APR-VFI network."""
+
+
+def parse_factor(text: str) -> Fraction:
+    """``--factor``/``--slowmo``: a number > 1 such as 2, 2.5 or 5/2."""
+    try:
+        factor = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--factor must be a number greater than 1, got {text!r}") from None
+    if factor <= 1:
+        raise UsageError(f"--factor must be greater than 1, got {text!r}")
+    return factor
+
+
+def parse_fps(text: str) -> Fraction:
+    from aprvfi_cli.video.timeline import parse_rate
+
+    try:
+        return parse_rate(text)
+    except ValueError as error:
+        raise UsageError(f"--fps: {error}") from None
+
+
+def check_output(source: Path, target: Path, *, overwrite: bool) -> None:
+    """Refuse to overwrite the input or an existing file; the folder must exist."""
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise UsageError(f"output is the input file: {target}")
+    if target.resolve() == source.resolve():
+        raise UsageError(f"output is the input file: {target}")
+    if target.is_dir():
+        raise UsageError(f"output is a directory: {target}")
+    if target.exists() and not overwrite:
+        raise UsageError(f"output exists: {target} (use --overwrite to replace it)")
+    folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(f"output folder does not exist or is not a folder: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"output folder is not writable: {folder}")
+
+
+def _model(common: Common):
+    from aprvfi_cli.engine.interpolator import load_model
+
+    return load_model(common.weights, common.device, common.precision, route=common.route)
+
+
+def _options(common: Common, *, fps: Fraction | None, slowmo: Fraction | None, audio: bool):
+    from aprvfi_cli.engine.stream import JobOptions, Retime
+    from aprvfi_cli.video.scene import SceneSettings
+    from aprvfi_cli.video.writer import EncodeSettings, resolve_encoder
+
+    resolve_encoder(common.codec)  # a usage error before any work
+    if common.scene_threshold < 0 or common.scene_threshold > 1:
+        raise UsageError("--scene-threshold must lie in [0, 1]")
+    return JobOptions(
+        retime=Retime(fps=fps, slowmo=slowmo),
+        encode=EncodeSettings(codec=common.codec, crf=common.crf, preset=common.preset, pix_fmt=common.pix_fmt),
+        scene=SceneSettings(cut_threshold=common.scene_threshold),
+        copy_audio=audio,
+    )
+
+
+def _run_one(source: Path, target: Path, *, common: Common, options, interpolator) -> object:
+    from aprvfi_cli.console import progress_bar
+    from aprvfi_cli.engine.stream import process_video
+
+    with progress_bar(source.name, quiet=common.quiet) as progress:
+        return process_video(source, target, interpolator=interpolator, options=options, progress=progress)
+
+
+def _report(result, interpolator, common: Common, extra: list[str]) -> None:
+    from aprvfi_cli.console import note
+
+    note(f"interpolated with {interpolator.describe()}", quiet=common.quiet)
+    for line in [*extra, *result.notes]:
+        note(line, quiet=common.quiet)
+    if result.duplicates or result.cuts:
+        note(f"{result.duplicates} duplicate frames skipped, {result.cuts} scene cuts", quiet=common.quiet)
+    if not common.quiet:
+        print(f"{result.output}: {result.frames_in} frames in, {result.frames_out} out, {result.seconds:.1f} s")
+
+
+def _check_input(source: Path) -> None:
+    from aprvfi_cli.video.reader import check_input_path
+
+    check_input_path(source)
+
+
+@app.command()
+def slowmo(
+    input: Annotated[Path, typer.Argument(help="Video file.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")] = None,
+    factor: Annotated[str, typer.Option("--factor", "-k", help="Slow down by K (> 1).")] = "2",
+    keep_audio: Annotated[
+        bool, typer.Option("--keep-audio", help="Copy the audio unchanged (it will not match).")
+    ] = False,
+    device: Device = "auto",
+    precision: Precision = "auto",
+    weights: Weights = None,
+    route: Route = "apr",
+    crf: Crf = 18,
+    preset: Preset = None,
+    codec: Codec = "h264",
+    pix_fmt: PixFmt = None,
+    scene_threshold: Scene = 0.2,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Slow motion: K-1 new frames between every pair, same playback frame rate."""
+    from aprvfi_cli.console import default_output, format_rate
+
+    common = Common(device, precision, weights, route, crf, preset, codec, pix_fmt,
+                    scene_threshold, overwrite, quiet)  # fmt: skip
+    k = parse_factor(factor)
+    _check_input(input)
+    target = output or default_output(input, tag=f"slowmo{format_rate(k)}x")
+    check_output(input, target, overwrite=overwrite)
+    options = _options(common, fps=None, slowmo=k, audio=keep_audio)
+    interpolator = _model(common)
+    result = _run_one(input, target, common=common, options=options, interpolator=interpolator)
+    extra = [] if keep_audio else ["audio dropped (slow motion); --keep-audio copies it unchanged"]
+    _report(result, interpolator, common, extra)
+
+
+@app.command()
+def convert(
+    input: Annotated[Path, typer.Argument(help="Video file.")],
+    fps: Annotated[str | None, typer.Option("--fps", help="Target rate: 60, 59.94, 60000/1001.")] = None,
+    multi: Annotated[str | None, typer.Option("--multi", help="Target = source rate x K.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")] = None,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitles.")] = False,
+    device: Device = "auto",
+    precision: Precision = "auto",
+    weights: Weights = None,
+    route: Route = "apr",
+    crf: Crf = 18,
+    preset: Preset = None,
+    codec: Codec = "h264",
+    pix_fmt: PixFmt = None,
+    scene_threshold: Scene = 0.2,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Frame-rate conversion: same duration, audio copied and in sync."""
+    from aprvfi_cli.console import default_output, format_rate
+
+    common = Common(device, precision, weights, route, crf, preset, codec, pix_fmt,
+                    scene_threshold, overwrite, quiet)  # fmt: skip
+    if (fps is None) == (multi is None):
+        raise UsageError("give exactly one of --fps RATE and --multi K")
+    rate = parse_fps(fps) if fps is not None else None
+    k = parse_factor(multi) if multi is not None else None
+    _check_input(input)
+    if rate is None:
+        rate = _source_rate(input) * k
+    target = output or default_output(input, tag=f"{format_rate(rate)}fps")
+    check_output(input, target, overwrite=overwrite)
+    options = _options(common, fps=rate, slowmo=None, audio=not no_audio)
+    interpolator = _model(common)
+    result = _run_one(input, target, common=common, options=options, interpolator=interpolator)
+    _report(result, interpolator, common, [])
+
+
+def _source_rate(source: Path) -> Fraction:
+    from aprvfi_cli.video.reader import VideoReader
+
+    with VideoReader(source) as reader:
+        if not reader.rate:
+            raise InputError(f"{source} declares no frame rate; use --fps")
+        return reader.rate
+
+
+@app.command()
+def batch(
+    folder: Annotated[Path, typer.Argument(help="Folder of videos.")],
+    fps: Annotated[str | None, typer.Option("--fps", help="Convert every clip to this rate.")] = None,
+    slowmo_k: Annotated[str | None, typer.Option("--slowmo", help="Slow every clip down by K.")] = None,
+    output_dir: Annotated[Path | None, typer.Option("-o", "--output-dir", help="Output folder.")] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Include sub-folders.")] = False,
+    device: Device = "auto",
+    precision: Precision = "auto",
+    weights: Weights = None,
+    route: Route = "apr",
+    crf: Crf = 18,
+    preset: Preset = None,
+    codec: Codec = "h264",
+    pix_fmt: PixFmt = None,
+    scene_threshold: Scene = 0.2,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Every video in a folder; finished outputs are skipped, so a rerun resumes."""
+    from aprvfi_cli.batch import run_batch
+
+    common = Common(device, precision, weights, route, crf, preset, codec, pix_fmt,
+                    scene_threshold, overwrite, quiet)  # fmt: skip
+    if (fps is None) == (slowmo_k is None):
+        raise UsageError("give exactly one of --fps RATE and --slowmo K")
+    rate = parse_fps(fps) if fps is not None else None
+    k = parse_factor(slowmo_k) if slowmo_k is not None else None
+    if not folder.exists():
+        raise UsageError(f"folder not found: {folder}")
+    if not folder.is_dir():
+        raise UsageError(f"not a folder: {folder}")
+    options = _options(common, fps=rate, slowmo=k, audio=rate is not None)
+    failed = run_batch(folder, output_dir, options=options, common=common, recursive=recursive,
+                       load=lambda: _model(common), run=_run_one)  # fmt: skip
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def pair(
+    first: Annotated[Path, typer.Argument(help="First image (PNG, JPEG...).")],
+    second: Annotated[Path, typer.Argument(help="Second image.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output image (.png).")],
+    t: Annotated[float | None, typer.Option("-t", help="Time in (0, 1).")] = None,
+    n: Annotated[int | None, typer.Option("-n", help="N evenly spaced frames.")] = None,
+    device: Device = "auto",
+    precision: Precision = "auto",
+    weights: Weights = None,
+    route: Route = "apr",
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Interpolate between two images: one frame at t, or N evenly spaced ones."""
+    from aprvfi_cli.console import note
+    from aprvfi_cli.video.images import numbered, read_image, write_image
+
+    if t is not None and n is not None:
+        raise UsageError("give -t or -n, not both")
+    if n is not None and n < 1:
+        raise UsageError("-n must be at least 1")
+    times = [t if t is not None else 0.5] if n is None else [k / (n + 1) for k in range(1, n + 1)]
+    if any(not 0 < x < 1 for x in times):
+        raise UsageError("-t must lie strictly between 0 and 1")
+    targets = [output] if len(times) == 1 else numbered(output, len(times))
+    img0, img1 = read_image(first), read_image(second)
+    if img0.shape != img1.shape:
+        raise InputError(f"images differ in size: {img0.shape[1]}x{img0.shape[0]} vs "
+                         f"{img1.shape[1]}x{img1.shape[0]}")  # fmt: skip
+    for target in targets:
+        for source in (first, second):
+            check_output(source, target, overwrite=overwrite)
+    common = Common(device, precision, weights, route, 18, None, "h264", None, 0.2, overwrite, quiet)
+    interpolator = _model(common)
+    frames = interpolator.interpolate(img0, img1, times)
+    for target, frame in zip(targets, frames, strict=True):
+        write_image(target, frame)
+    note(f"interpolated with {interpolator.describe()}", quiet=quiet)
+    if not quiet:
+        print("\n".join(str(x) for x in targets))
+
+
+@app.command()
+def info(input: Annotated[Path, typer.Argument(help="Video file.")]) -> None:
+    """Streams, exact frame rate (variable or not), duration, frames, format, colour, rotation."""
+    from aprvfi_cli.video.probe import probe
+
+    print("\n".join(probe(input).lines()))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context) -> None:
+    """Speed of static vs APR synthesis (options: --sizes --device --repeats --json --preset)."""
+    try:
+        from aprvfi_cli.eval.speed import main as speed_main
+    except ImportError as error:
+        raise AprvfiError(f"the benchmark module is not available: {error}") from None
+    code = speed_main(list(ctx.args))
+    if code:
+        raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turn every exception into one stderr line and an exit code."""
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = command.main(args, prog_name="aprvfi", standalone_mode=False)
+        return code if isinstance(code, int) else 0
+    except AprvfiError as error:
+        return _fail(error.message, error.exit_code)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as error:
+        if hasattr(error, "format_message") and hasattr(error, "exit_code"):  # click's errors
+            return _fail(error.format_message(), error.exit_code)
+        if type(error).__name__ in ("Exit", "Abort"):
+            return getattr(error, "exit_code", 1)
+        return _fail(f"unexpected {type(error).__name__}: {error}", 1)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+
+
+def _fail(message: str, code: int) -> int:
+    text = " ".join(str(message).split())
+    print(f"aprvfi: error: {text}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
