@@ -166,3 +166,36 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "plain": make_clip(folder / "plain.mp4"),
         "audio": make_clip(folder / "audio.mp4", frames=15, audio=True),
     }
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+@pytest.fixture()
+def cli(capfd: pytest.CaptureFixture[str], use_weights: Path):
+    """Run ``aprvfi ARGS`` in-process through :func:`aprvfi_cli.cli.main` (the real edge)."""
+    from aprvfi_cli.cli import main
+
+    def run(*args: object) -> CliResult:
+        capfd.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capfd.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
+def assert_one_error(result: CliResult, code: int, *words: str) -> None:
+    """Exit ``code``, exactly one stderr line, starting 'aprvfi: error:', no traceback."""
+    assert result.code == code, (result.code, result.err)
+    assert len(result.err_lines) == 1, result.err
+    line = result.err_lines[0]
+    assert line.startswith("aprvfi: error: ") and "Traceback" not in result.err
+    for word in words:
+        assert word.lower() in line.lower(), line
