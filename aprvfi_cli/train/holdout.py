@@ -60,18 +60,18 @@ HELD_OUT_SHA256 = frozenset(
         "45860656c48fec7fff1ed3528bd2d72f4f6dbf71c6d621fb2e0f48a531e617d0",  # other-data/Venus/frame11.png
         "2c913efde5f68efe82614c61ba4b96ef6356b6e43e4b1dfa639244ec5ce70e82",  # other-data/Walking/frame10.png
         "98aa79307905bc6ad4f81d79a0249bd42d3da25705e056d0e1516d29f7cae82c",  # other-data/Walking/frame11.png
-        "df7469534527444ee72d7286000d1c46f48e63fca6bdfc53f3a02aa369e7e417",  # other-gt-interp/Beanbags/frame10i11.png
-        "1a232f4c78eae554de79b96cb1d491554e8c6922d3343b6812993accc7c766a8",  # other-gt-interp/Dimetrodon/frame10i11.png
-        "b62aced9acef5060278a536163da7a14bfad102acef7fc2f1ad8a8c3a0e7ee30",  # other-gt-interp/DogDance/frame10i11.png
-        "b936a327ced78f0a237faa0da7e8be8c4528674d9e085a6107c36515ed9c4b58",  # other-gt-interp/Grove2/frame10i11.png
-        "dbb75681c19adb100e62bc0327ad9bdb3ea0f094df82279c6d4333449d2f7e41",  # other-gt-interp/Grove3/frame10i11.png
-        "9a8c6d66cd0f84fcbcc9689bcbf05955e675205ff9808739c7fbef9e4ed9725d",  # other-gt-interp/Hydrangea/frame10i11.png
-        "0ecc7ee678b4e2316964c6cb79def1c2ba0945f632ee0710eab77966650ff7f8",  # other-gt-interp/MiniCooper/frame10i11.png
-        "e26e02836ee70de5266d49e108d23599fdc3df1654e758475f6b701a59b38e95",  # other-gt-interp/RubberWhale/frame10i11.png
-        "222896e67138255d6b821e1e2c8cfb51d2cd485d1749efd252dc9396b83da052",  # other-gt-interp/Urban2/frame10i11.png
-        "aff6304811874923457a8eaec439fd2060a77f6b04e01b1c20e1ed15a3a6724f",  # other-gt-interp/Urban3/frame10i11.png
-        "5830f6acd383cbc22afb0e35b7022b3d45eb9bed30a0c72ddef12b43ac8bbcd3",  # other-gt-interp/Venus/frame10i11.png
-        "8e8ac0a355fc65ce9d15a4773fa85659000f293d6b8c8576e54e5ee80caeb4d8",  # other-gt-interp/Walking/frame10i11.png
+        "df7469534527444ee72d7286000d1c46f48e63fca6bdfc53f3a02aa369e7e417",  # gt-interp/Beanbags/frame10i11.png
+        "1a232f4c78eae554de79b96cb1d491554e8c6922d3343b6812993accc7c766a8",  # gt-interp/Dimetrodon/frame10i11.png
+        "b62aced9acef5060278a536163da7a14bfad102acef7fc2f1ad8a8c3a0e7ee30",  # gt-interp/DogDance/frame10i11.png
+        "b936a327ced78f0a237faa0da7e8be8c4528674d9e085a6107c36515ed9c4b58",  # gt-interp/Grove2/frame10i11.png
+        "dbb75681c19adb100e62bc0327ad9bdb3ea0f094df82279c6d4333449d2f7e41",  # gt-interp/Grove3/frame10i11.png
+        "9a8c6d66cd0f84fcbcc9689bcbf05955e675205ff9808739c7fbef9e4ed9725d",  # gt-interp/Hydrangea/frame10i11.png
+        "0ecc7ee678b4e2316964c6cb79def1c2ba0945f632ee0710eab77966650ff7f8",  # gt-interp/MiniCooper/frame10i11.png
+        "e26e02836ee70de5266d49e108d23599fdc3df1654e758475f6b701a59b38e95",  # gt-interp/RubberWhale/frame10i11.png
+        "222896e67138255d6b821e1e2c8cfb51d2cd485d1749efd252dc9396b83da052",  # gt-interp/Urban2/frame10i11.png
+        "aff6304811874923457a8eaec439fd2060a77f6b04e01b1c20e1ed15a3a6724f",  # gt-interp/Urban3/frame10i11.png
+        "5830f6acd383cbc22afb0e35b7022b3d45eb9bed30a0c72ddef12b43ac8bbcd3",  # gt-interp/Venus/frame10i11.png
+        "8e8ac0a355fc65ce9d15a4773fa85659000f293d6b8c8576e54e5ee80caeb4d8",  # gt-interp/Walking/frame10i11.png
         "5a815fe352c27c8fe94e19e5236bef3856ae22b9b9ee0b38ec406ef213faaaff",  # sintel_raft_demo/frame_0016.png
         "6c6f31f001dadddb9578dcc03f8bd53a045fe752311a53b9f9bcd1e1a1b2a329",  # sintel_raft_demo/frame_0017.png
         "5920eff6da437d8cb8bef7f2ac01428d72bae297b8b1690b5190aa9d12ca5bda",  # sintel_raft_demo/frame_0018.png

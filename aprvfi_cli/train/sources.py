@@ -65,7 +65,8 @@ RECIPE: tuple[Source, ...] = (
     Source("opencv-doc", clips=("usr/share/doc/opencv-doc/examples/data/vtest.avi",
                                 "usr/share/doc/opencv-doc/examples/data/tree.avi")),
     # balle1-vp9.avi ships here too; it is held out and refused by the holdout check
-    Source("python3-mecavideo", clips=tuple(f"usr/share/pymecavideo/data/video/*.{ext}" for ext in ("avi", "mp4", "ogv")),
+    Source("python3-mecavideo",
+           clips=tuple(f"usr/share/pymecavideo/data/video/*.{ext}" for ext in ("avi", "mp4", "ogv")),
            # debian/copyright (prose): "The video files given as examples ... CC-BY-SA 3.0", Benoît Markey
            licence="CC-BY-SA-3.0"),
     Source("pd-extendedview", clips=("usr/share/doc/pd-extendedview/media/diver.mov",)),
