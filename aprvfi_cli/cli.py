@@ -173,7 +173,7 @@ def slowmo(
     preset: Preset = None,
     codec: Codec = "h264",
     pix_fmt: PixFmt = None,
-    scene_threshold: Scene = 0.2,
+    scene_threshold: Scene = 0.1,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -208,7 +208,7 @@ def convert(
     preset: Preset = None,
     codec: Codec = "h264",
     pix_fmt: PixFmt = None,
-    scene_threshold: Scene = 0.2,
+    scene_threshold: Scene = 0.1,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -256,7 +256,7 @@ def batch(
     preset: Preset = None,
     codec: Codec = "h264",
     pix_fmt: PixFmt = None,
-    scene_threshold: Scene = 0.2,
+    scene_threshold: Scene = 0.1,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -313,7 +313,7 @@ def pair(
     for target in targets:
         for source in (first, second):
             check_output(source, target, overwrite=overwrite)
-    common = Common(device, precision, weights, route, 18, None, "h264", None, 0.2, overwrite, quiet)
+    common = Common(device, precision, weights, route, 18, None, "h264", None, 0.1, overwrite, quiet)
     interpolator = _model(common)
     frames = interpolator.interpolate(img0, img1, times)
     for target, frame in zip(targets, frames, strict=True):

@@ -20,7 +20,7 @@ import numpy as np
 from aprvfi_cli.engine.interpolator import Interpolator
 from aprvfi_cli.errors import InputError, UsageError
 from aprvfi_cli.video.reader import SourceFrame, VideoReader
-from aprvfi_cli.video.scene import FrameSignature, SceneSettings, is_cut, is_duplicate
+from aprvfi_cli.video.scene import CutDetector, FrameSignature, SceneSettings, is_duplicate
 from aprvfi_cli.video.timeline import OutputFrame, RatePlanner, make_slowmo_planner
 from aprvfi_cli.video.writer import EncodeSettings, VideoWriter
 
@@ -218,6 +218,7 @@ def process_video(
             prev: SourceFrame = first
             prev_sig = FrameSignature.of(first.image)
             before_last: Fraction | None = None
+            detect_cut = CutDetector(options.scene)
             batcher.add(first.image, None, False, planner.push(first.pts))
             for frame in frames:
                 if frame.pts <= prev.pts:
@@ -227,7 +228,7 @@ def process_video(
                 if is_duplicate(prev_sig, sig, options.scene):
                     result.duplicates += 1  # interpolate across it instead of freezing
                     continue
-                cut = is_cut(prev_sig, sig, options.scene)
+                cut = detect_cut(prev_sig, sig)
                 result.cuts += cut
                 batcher.add(prev.image, frame.image, cut, planner.push(frame.pts))
                 before_last, prev, prev_sig = prev.pts, frame, sig

@@ -13,6 +13,8 @@ import numpy as np
 
 # thumbnails this many px wide at most: cheap, and blind to sensor noise and small motion
 _THUMB_WIDTH = 64
+# below this the median of recent differences is noise (static shots)
+_MEDIAN_FLOOR = 0.005
 
 
 @dataclass(frozen=True)
@@ -20,14 +22,17 @@ class SceneSettings:
     """Thresholds, both on luma in [0, 1].
 
     Attributes:
-        cut_threshold: mean absolute difference of the thumbnails above which two frames are
-            in different shots; 0 or less disables cut detection.
+        cut_threshold: mean absolute difference of the thumbnails above which two frames may
+            be in different shots; 0 or less disables cut detection.
+        cut_ratio: ... and the difference must also exceed this many times the median of the
+            recent differences (fast motion raises every difference, a cut only one).
         duplicate_threshold: mean absolute difference of the full-resolution luma below
             which a frame repeats the previous one (0.3/255, as in SOURCES.md); negative
             disables duplicate removal.
     """
 
-    cut_threshold: float = 0.2
+    cut_threshold: float = 0.1
+    cut_ratio: float = 6.0
     duplicate_threshold: float = 0.3 / 255
 
 
@@ -73,5 +78,23 @@ def cut_score(a: FrameSignature, b: FrameSignature) -> float:
 
 
 def is_cut(a: FrameSignature, b: FrameSignature, settings: SceneSettings) -> bool:
-    """True if ``a`` and ``b`` belong to different shots."""
+    """True if ``a`` and ``b`` differ by more than the absolute threshold (no history)."""
     return settings.cut_threshold > 0 and cut_score(a, b) > settings.cut_threshold
+
+
+class CutDetector:
+    """Cut detection with a short memory of recent differences (see :class:`SceneSettings`)."""
+
+    def __init__(self, settings: SceneSettings, *, history: int = 25) -> None:
+        self.settings = settings
+        self.history = history
+        self.scores: list[float] = []
+
+    def __call__(self, a: FrameSignature, b: FrameSignature) -> bool:
+        score = cut_score(a, b)
+        recent = self.scores[-self.history :]
+        self.scores = [*recent, score]
+        if self.settings.cut_threshold <= 0 or score <= self.settings.cut_threshold:
+            return False
+        typical = max(float(np.median(recent)) if recent else 0.0, _MEDIAN_FLOOR)
+        return score > self.settings.cut_ratio * typical
