@@ -1,0 +1,156 @@
+"""The Interpolator API, load_model's choices and the streaming engine's scheduling."""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_clip, pattern, read_video
+
+from aprvfi_cli import Interpolator, load_model
+from aprvfi_cli.engine.stream import JobOptions, Retime, process_video
+from aprvfi_cli.errors import ModelError, UsageError
+from aprvfi_cli.model import APRVFI, ModelConfig
+from aprvfi_cli.video.scene import SceneSettings
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Interpolator:
+    torch.manual_seed(0)
+    return Interpolator(APRVFI(ModelConfig.tiny()), method="model", max_patches=None)
+
+
+def test_interpolate_numpy_in_out(tiny: Interpolator) -> None:
+    a, b = pattern(0, width=40, height=30), pattern(3, width=40, height=30)
+    mid = tiny.interpolate(a, b, 0.5)
+    assert isinstance(mid, np.ndarray) and mid.shape == a.shape and mid.dtype == np.uint8
+    many = tiny.interpolate(a, b, [0.0, 0.25, 0.5, 1.0])
+    assert isinstance(many, list) and len(many) == 4
+    assert np.array_equal(many[0], a) and np.array_equal(many[3], b)
+    assert np.array_equal(many[2], mid)  # batching t values does not change the result
+
+
+def test_interpolate_rejects_bad_input(tiny: Interpolator) -> None:
+    a = pattern(0, width=40, height=30)
+    with pytest.raises(ValueError):
+        tiny.interpolate(a, a[:20], 0.5)
+    with pytest.raises(ValueError):
+        tiny.interpolate(a.astype(np.float32), a.astype(np.float32), 0.5)
+    with pytest.raises(ValueError):
+        tiny.interpolate(a, a, 1.5)
+
+
+def test_flow_once_per_pair(tiny: Interpolator, monkeypatch) -> None:
+    calls: list[int] = []
+    real = tiny.model.estimate
+
+    def spy(img0, img1):
+        calls.append(img0.shape[0])
+        return real(img0, img1)
+
+    monkeypatch.setattr(tiny.model, "estimate", spy)
+    a, b = pattern(0, width=40, height=30), pattern(2, width=40, height=30)
+    out = tiny.interpolate_pairs([a, b], [b, a], [[0.25, 0.5, 0.75], [0.5]])
+    assert calls == [2]  # one flow estimate for both pairs and all four t values
+    assert [len(x) for x in out] == [3, 1]
+
+
+def test_synthesis_is_patch_chunked(monkeypatch) -> None:
+    interpolator = Interpolator(APRVFI(ModelConfig.tiny()), max_patches=2)
+    seen: list[object] = []
+    real = interpolator.model.synthesize
+
+    def spy(pair, t, **kwargs):
+        seen.append(kwargs.get("max_patches"))
+        return real(pair, t, **kwargs)
+
+    monkeypatch.setattr(interpolator.model, "synthesize", spy)
+    a = pattern(0, width=40, height=30)
+    interpolator.interpolate(a, a, 0.5)
+    assert seen == [2]
+
+
+def test_10bit_arrays_round_trip(tiny: Interpolator) -> None:
+    a = pattern(0, width=40, height=30).astype(np.uint16) * 257
+    out = tiny.interpolate_pairs([a], [a], [[0.5]])[0][0]
+    assert out.dtype == np.uint16 and out.shape == a.shape
+
+
+def test_load_model_flow_only_from_weights_dir(use_weights: Path) -> None:
+    model = load_model(device="cpu")
+    assert model.method == "flow-only" and "flow-only" in model.describe()
+    a = pattern(0, width=64, height=48)
+    assert model.interpolate(a, a, 0.5).shape == a.shape
+
+
+def test_load_model_prefers_trained_weights(tmp_path: Path, monkeypatch) -> None:
+    from aprvfi_cli.model.weights import DEFAULT_WEIGHTS, save_weights
+
+    save_weights(tmp_path / DEFAULT_WEIGHTS, APRVFI(ModelConfig.tiny()), {"note": "test"})
+    monkeypatch.setenv("APRVFI_WEIGHTS_DIR", str(tmp_path))
+    model = load_model(device="cpu", precision="fp32", route="static")
+    assert model.method == "model" and model.routing.mode == "static"
+    assert model.model.config.name == "tiny"
+
+
+def test_load_model_errors(tmp_path: Path, monkeypatch) -> None:
+    with pytest.raises(UsageError):
+        load_model(tmp_path / "missing.pt", device="cpu")
+    (tmp_path / "junk.pt").write_bytes(b"junk" * 100)
+    with pytest.raises(ModelError):
+        load_model(tmp_path / "junk.pt", device="cpu")
+    monkeypatch.setenv("APRVFI_WEIGHTS_DIR", str(tmp_path / "empty"))
+    with pytest.raises(ModelError):
+        load_model(device="cpu")
+    with pytest.raises(UsageError):
+        load_model(device="cpu", precision="fp16")
+
+
+def test_bf16_on_cpu(use_weights: Path) -> None:
+    model = load_model(device="cpu", precision="bf16")
+    a = pattern(0, width=64, height=48)
+    assert model.interpolate(a, a, 0.5).dtype == np.uint8
+
+
+def run(tmp_path: Path, source: Path, interpolator, **kwargs):
+    options = JobOptions(retime=Retime(**kwargs.pop("retime")), **kwargs)
+    out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}.mp4"
+    return process_video(source, out, interpolator=interpolator, options=options), out
+
+
+def frozen_steps(images: list[np.ndarray]) -> int:
+    """Consecutive output frames that are (almost) the same picture: visible stutter."""
+    return sum(np.abs(a.astype(int) - b).mean() < 0.5 for a, b in zip(images, images[1:], strict=False))
+
+
+def test_duplicates_do_not_stutter(tmp_path: Path, tiny: Interpolator) -> None:
+    source = make_clip(tmp_path / "dups.mp4", frames=12, duplicates=(4, 5, 9))
+    result, out = run(tmp_path, source, tiny, retime={"fps": F(60)})
+    assert result.duplicates == 3
+    times, images, _ = read_video(out)
+    assert len(times) == 24 and frozen_steps(images[:-2]) == 0
+    kept, out2 = run(tmp_path, source, tiny, retime={"fps": F(60)}, scene=SceneSettings(duplicate_threshold=-1))
+    assert kept.duplicates == 0 and frozen_steps(read_video(out2)[1][:-2]) >= 3
+
+
+def test_batches_are_ordered_and_independent(tmp_path: Path, tiny: Interpolator) -> None:
+    source = make_clip(tmp_path / "clip.mp4", frames=9)
+    one, a = run(tmp_path, source, tiny, retime={"slowmo": F(3)}, batch_pairs=1)
+    many, b = run(tmp_path, source, tiny, retime={"slowmo": F(3)}, batch_pairs=5)
+    assert one.frames_out == many.frames_out == 25
+    ta, ia, _ = read_video(a)
+    tb, ib, _ = read_video(b)
+    assert ta == tb
+    assert max(np.abs(x.astype(int) - y).mean() for x, y in zip(ia, ib, strict=True)) < 0.5
+
+
+def test_retime_validation() -> None:
+    with pytest.raises(UsageError):
+        Retime()
+    with pytest.raises(UsageError):
+        Retime(fps=F(30), slowmo=F(2))
+    with pytest.raises(UsageError):
+        Retime(slowmo=F(1))
