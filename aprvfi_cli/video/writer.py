@@ -132,6 +132,7 @@ class VideoWriter:
         encoder = resolve_encoder(settings.codec)
         self.pix_fmt = choose_pix_fmt(encoder, source_pix_fmt, high_bit_depth=high_bit_depth, wanted=settings.pix_fmt)
         try:
+            self.temp.open("wb").close()  # PyAV opens lazily: fail now, not at the first packet
             self.container = av.open(str(self.temp), mode="w")
         except (OSError, av.error.FFmpegError) as error:
             self._remove_temp()
