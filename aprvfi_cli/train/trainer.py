@@ -1,0 +1,344 @@
+"""The paper's three-stage curriculum (§3.3), with exact resume, JSON-lines log and validation.
+
+Stage 1: the static model on whole crops, flow trainable (from EBME's weights).
+Stage 2: flow frozen; static synthesis (+ context) on 64 x 64 crops.
+Stage 3: flow frozen; context, synthesis and router, routed by straight-through Gumbel-softmax,
+         the router also pulled toward the reference route map.
+Each stage has its own AdamW and warm-up + cosine schedule. The device is chosen here, at the
+edge; on CUDA the forward pass runs under bf16 autocast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from aprvfi_cli.eval.metrics import psnr, to_uint8
+from aprvfi_cli.model import APRVFI, ModelConfig, Routing, load_ebme_flow
+from aprvfi_cli.model.weights import ebme_flow_weights, load_weights, save_weights
+from aprvfi_cli.train.checkpoint import Progress, load_checkpoint, save_checkpoint, set_rng_state
+from aprvfi_cli.train.dataset import DataConfig, Material, Sample, StepBatches, load_material, validation_samples
+from aprvfi_cli.train.losses import LossTerms, LossWeights, total_loss
+from aprvfi_cli.train.route_target import patch_difficulty, reference_route_map
+from aprvfi_cli.train.schedule import LRSchedule, apply_lr
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One curriculum stage. ``rank_over`` is how the reference route map ranks patches."""
+
+    stage: int
+    steps: int
+    crop: int
+    batch_size: int
+    peak_lr: float = 2e-4
+    final_lr: float = 2e-5
+    warmup_steps: int = 2000
+    rank_over: Literal["image", "batch"] = "image"
+
+    def __post_init__(self) -> None:
+        if self.stage not in (1, 2, 3):
+            raise ValueError(f"stage must be 1, 2 or 3, got {self.stage}")
+
+    @property
+    def trains_flow(self) -> bool:
+        return self.stage == 1
+
+    @property
+    def routed(self) -> bool:
+        return self.stage == 3
+
+    def schedule(self) -> LRSchedule:
+        return LRSchedule(total_steps=self.steps, peak_lr=self.peak_lr, final_lr=self.final_lr,
+                          warmup_steps=self.warmup_steps)
+
+
+def paper_stages(*, batch_size: int = 32, scale: float = 1.0) -> tuple[StageConfig, ...]:
+    """800k / 200k / 200k steps (times ``scale``), batch 32; 256-px crops except stage 2's 64-px."""
+    return (
+        StageConfig(1, max(1, round(800_000 * scale)), 256, batch_size),
+        StageConfig(2, max(1, round(200_000 * scale)), 64, batch_size, rank_over="batch"),
+        StageConfig(3, max(1, round(200_000 * scale)), 256, batch_size),
+    )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training run (stored in every checkpoint)."""
+
+    preset: str = "paper"
+    stages: tuple[StageConfig, ...] = field(default_factory=paper_stages)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 1e-4
+    gumbel_tau: float = 1.0
+    init: str = "ebme"  # "ebme": EBME flow weights; "none": random; else a weights file
+    checkpoint_every_s: float = 600.0
+    validate_every: int = 1000
+    validation_synthetic: int = 16
+    validation_clips: int = 16
+    log_every: int = 10
+    moments_dtype: Literal["float32", "bfloat16"] = "float32"
+    workers: int = 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        values = dict(values)
+        return cls(
+            stages=tuple(StageConfig(**s) for s in values.pop("stages")),
+            data=DataConfig.from_dict(values.pop("data")),
+            loss=LossWeights(**values.pop("loss")),
+            betas=tuple(values.pop("betas")),  # type: ignore[arg-type]
+            **values,
+        )
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else torch.device(name)
+
+
+def stage_data(config: TrainConfig, stage: StageConfig) -> DataConfig:
+    """The data recipe at a stage's crop size; motion is capped at half the crop (a layer moving
+    farther would simply leave the crop)."""
+    synthetic = replace(config.data.synthetic, max_motion=min(config.data.synthetic.max_motion, stage.crop / 2),
+                        background_motion=min(config.data.synthetic.background_motion, stage.crop / 8))
+    return replace(config.data, crop=stage.crop, batch_size=stage.batch_size, synthetic=synthetic)
+
+
+class Trainer:
+    """Runs the configured stages; ``run()`` resumes wherever the progress stands."""
+
+    def __init__(self, config: TrainConfig, *, run_dir: str | Path, material: Material,
+                 device: torch.device | None = None, resume: str | Path | None = None, progress_bar: bool = True):
+        self.config, self.material = config, material
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.device = device or pick_device()
+        self.progress_bar = progress_bar
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick the fastest kernels
+        self.model = self._initial_model().to(self.device)
+        self.progress = Progress(stage_index=0, step=0, global_step=0, elapsed_s=0.0)
+        self.optimizer = self._optimizer(self.stage)
+        if resume is not None:
+            checkpoint = load_checkpoint(resume)
+            self.progress = checkpoint["progress"]
+            self.model.load_state_dict(checkpoint["model"])
+            self.optimizer = self._optimizer(self.stage)
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            set_rng_state(checkpoint["rng"])
+            self.log({"event": "resume", "from": checkpoint["folder"]})
+        self._validation: list[Sample] | None = None
+        self._baseline: dict[str, float] | None = None
+
+    # -- setup -------------------------------------------------------------------------------
+    def _initial_model(self) -> APRVFI:
+        init = self.config.init
+        if init not in ("ebme", "none"):
+            return load_weights(init)
+        model = APRVFI(ModelConfig.preset(self.config.preset))
+        if init == "ebme":
+            load_ebme_flow(model.flow, ebme_flow_weights())
+        return model
+
+    @property
+    def stage(self) -> StageConfig:
+        return self.config.stages[min(self.progress.stage_index, len(self.config.stages) - 1)]
+
+    def _optimizer(self, stage: StageConfig) -> torch.optim.AdamW:
+        """AdamW over the modules the stage trains; the others are frozen (requires_grad False)."""
+        trained: list[nn.Module] = [self.model.context, self.model.synthesis]
+        if stage.trains_flow:
+            trained.append(self.model.flow)
+        if stage.routed:
+            trained.append(self.model.router)
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        parameters = [p for module in trained for p in module.parameters()]
+        for parameter in parameters:
+            parameter.requires_grad_(True)
+        return torch.optim.AdamW(parameters, lr=stage.schedule().lr(0), betas=self.config.betas,
+                                 weight_decay=self.config.weight_decay)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- one step ----------------------------------------------------------------------------
+    def loss(self, batch: dict[str, torch.Tensor], stage: StageConfig) -> LossTerms:
+        """The stage's loss on a batch (frame0, truth, frame1 (B, 3, H, W), t (B,))."""
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        routing = Routing(mode="gumbel", tau=self.config.gumbel_tau) if stage.routed else Routing(mode="static")
+        with self._autocast():
+            pair = self.model.estimate(batch["frame0"], batch["frame1"])
+            out = self.model.synthesize(pair, batch["t"], routing=routing)
+        reference = None
+        if stage.routed:
+            warped = out.warped
+            difficulty = patch_difficulty(warped.image0, warped.image1, warped.hole0, warped.hole1,
+                                          patch_size=self.model.config.patch_size)
+            reference = reference_route_map(difficulty, self.model.config.keep_ratios, rank_over=stage.rank_over)
+        return total_loss(out.frame, batch["truth"], weights=self.config.loss,
+                          route_logits=out.route_logits if stage.routed else None, reference=reference)
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> LossTerms:
+        """One optimisation step at the current progress; advances the progress."""
+        stage = self.stage
+        self.model.train()
+        apply_lr(self.optimizer, stage.schedule().lr(self.progress.step))
+        self.optimizer.zero_grad(set_to_none=True)
+        terms = self.loss(batch, stage)
+        terms.total.backward()
+        self.optimizer.step()
+        self.progress = replace(self.progress, step=self.progress.step + 1,
+                                global_step=self.progress.global_step + 1)
+        return terms
+
+    def batches(self, stage: StageConfig, start: int) -> Iterator[dict[str, torch.Tensor]]:
+        """The stage's batches from step ``start`` on (prefetched by worker processes)."""
+        dataset = StepBatches(self.material, stage_data(self.config, stage), stream=stage.stage)
+        if self.config.workers <= 0:
+            return (dataset[step] for step in range(start, stage.steps))
+        loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=range(start, stage.steps),
+                                             num_workers=self.config.workers,
+                                             pin_memory=self.device.type == "cuda", prefetch_factor=4)
+        return iter(loader)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self, *, max_steps: int | None = None) -> Progress:
+        """Train until every stage is done (or ``max_steps`` more steps); checkpoints on the way."""
+        done = 0
+        last_save = time.monotonic()
+        while self.progress.stage_index < len(self.config.stages):
+            stage = self.stage
+            if self.progress.step >= stage.steps:
+                self._next_stage()
+                continue
+            bar = tqdm(total=stage.steps, initial=self.progress.step, desc=f"stage {stage.stage}",
+                       disable=not self.progress_bar, dynamic_ncols=True)
+            window_start, window_samples = time.monotonic(), 0
+            for batch in self.batches(stage, self.progress.step):
+                started = time.monotonic()
+                terms = self.train_step(batch)
+                self.progress = replace(self.progress, elapsed_s=self.progress.elapsed_s + time.monotonic() - started)
+                done += 1
+                window_samples += stage.batch_size
+                bar.update(1)
+                bar.set_postfix(loss=f"{terms.total.item():.4f}")
+                step = self.progress.step
+                if step % self.config.log_every == 0 or step == stage.steps:
+                    now = time.monotonic()
+                    self.log({"event": "step", "loss": terms.total.item(), "charbonnier": terms.reconstruction.item(),
+                              "census": terms.census.item(), "route": terms.route.item(),
+                              "lr": self.optimizer.param_groups[0]["lr"],
+                              "samples_per_s": window_samples / max(now - window_start, 1e-9)})
+                    window_start, window_samples = now, 0
+                if self.config.validate_every and step % self.config.validate_every == 0:
+                    self.validate()
+                if time.monotonic() - last_save >= self.config.checkpoint_every_s:
+                    self.save()
+                    last_save = time.monotonic()
+                if max_steps is not None and done >= max_steps:
+                    bar.close()
+                    return self.progress
+            bar.close()
+            self.validate()
+            self.save()
+            last_save = time.monotonic()
+            self._next_stage()
+        self.finish()
+        return self.progress
+
+    def _next_stage(self) -> None:
+        self.progress = replace(self.progress, stage_index=self.progress.stage_index + 1, step=0)
+        if self.progress.stage_index < len(self.config.stages):
+            self.optimizer = self._optimizer(self.stage)
+            self.log({"event": "stage", "stage": self.stage.stage})
+
+    # -- validation, checkpoints, log --------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict[str, Any]:
+        """Mean PSNR (8-bit RGB) on the validation triplets: static, and APR once routing is trained;
+        the flow-only floor beside them (what the untrained model gives)."""
+        if self._validation is None:
+            self._validation = validation_samples(self.material, self.config.data,
+                                                  synthetic=self.config.validation_synthetic,
+                                                  clips=self.config.validation_clips)
+        self.model.eval()
+        scores: dict[str, list[float]] = {"static": [], "apr": [], "flow_only": [], "apr_pass": []}
+        for sample in self._validation:
+            frame0, frame1 = (x[None].to(self.device) for x in (sample.frame0, sample.frame1))
+            truth = to_uint8(sample.truth.permute(1, 2, 0).numpy())
+            with self._autocast():
+                pair = self.model.estimate(frame0, frame1)
+                outputs = {"static": self.model.synthesize(pair, sample.t, routing=Routing(mode="static")).frame}
+                if self._baseline is None:
+                    outputs["flow_only"] = self.model.flow_only(pair, sample.t)
+                if self.stage.routed:
+                    routed = self.model.synthesize(pair, sample.t, routing=Routing(mode="apr"))
+                    outputs["apr"] = routed.frame
+                    scores["apr_pass"].append(routed.route_map.float().mean().item())
+            for name, frame in outputs.items():
+                scores[name].append(psnr(to_uint8(frame[0].float().permute(1, 2, 0).cpu().numpy()), truth))
+        if self._baseline is None:
+            self._baseline = {"flow_only_psnr": float(np.mean(scores["flow_only"]))}
+        result: dict[str, Any] = {"event": "validation", "triplets": len(self._validation),
+                                  "static_psnr": float(np.mean(scores["static"])), **self._baseline}
+        if scores["apr"]:
+            result.update(apr_psnr=float(np.mean(scores["apr"])), apr_pass_fraction=float(np.mean(scores["apr_pass"])))
+        self.log(result)
+        return result
+
+    def save(self) -> Path:
+        """Checkpoint now, and refresh ``aprvfi-latest.pt`` (plain weights, for ``aprvfi eval``)."""
+        progress = self.progress
+        folder = self.run_dir / "checkpoints" / f"stage{self.stage.stage}-step{progress.step:08d}"
+        dtype = torch.bfloat16 if self.config.moments_dtype == "bfloat16" else torch.float32
+        save_checkpoint(folder, model=self.model, optimizer=self.optimizer, progress=progress,
+                        config=self.config.to_dict(), moments_dtype=dtype)
+        save_weights(self.run_dir / "aprvfi-latest.pt", self.model, self.model_card())
+        self.log({"event": "checkpoint", "path": str(folder)})
+        return folder
+
+    def finish(self) -> Path:
+        path = self.run_dir / "aprvfi.pt"
+        save_weights(path, self.model, self.model_card())
+        self.log({"event": "done", "weights": str(path)})
+        return path
+
+    def model_card(self) -> dict[str, Any]:
+        return {"trained_by": "aprvfi train", "progress": asdict(self.progress), "config": self.config.to_dict(),
+                "device": str(self.device), "torch": torch.__version__,
+                "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"}
+
+    def log(self, record: dict[str, Any]) -> None:
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "stage": self.stage.stage,
+                  "step": self.progress.step, "global_step": self.progress.global_step,
+                  "train_s": round(self.progress.elapsed_s, 2), **record}
+        with open(self.run_dir / "log.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def build_trainer(config: TrainConfig, *, run_dir: str | Path, cache: str | Path, device: str = "auto",
+                  resume: str | Path | None = None, progress_bar: bool = True) -> Trainer:
+    """Load the data and build a :class:`Trainer`; a resumed run takes its config from the checkpoint."""
+    if resume is not None:
+        config = TrainConfig.from_dict(load_checkpoint(resume)["config"])
+    material = load_material(cache, config.data)
+    return Trainer(config, run_dir=run_dir, material=material, device=pick_device(device), resume=resume,
+                   progress_bar=progress_bar)
