@@ -1,0 +1,120 @@
+"""Evaluation sets: find the triplets of a path, whatever its layout.
+
+Layouts (DESIGN §5):
+- Middlebury: ``other-data/<Seq>/frame10.png, frame11.png`` + ``other-gt-interp/<Seq>/frame10i11.png``.
+- Vimeo90K: ``<seq>/im1.png, im2.png, im3.png`` at any depth (im2 is the truth).
+- A folder of consecutive frames (e.g. the Sintel frames): (f[k], f[k+2] -> f[k+1]) for every k.
+- A video file: leave-one-out triplets (f[2k], f[2k+2] -> f[2k+1]), skipping shot cuts and
+  near-duplicate frames (see :mod:`aprvfi_cli.train.clip_triplets`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aprvfi_cli.eval.images import read_image
+from aprvfi_cli.eval.middlebury import Triplet, middlebury_triplets
+from aprvfi_cli.train.clip_triplets import iter_frames, plan_triplets, scan_clip, subsample
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A located set: its layout, how many triplets, and a lazy iterator over them."""
+
+    path: Path
+    layout: str
+    count: int
+    skipped: int  # triplets dropped (cuts, duplicates) or left out by ``limit``
+    triplets: Iterator[Triplet]
+
+
+def _spread(items: list, limit: int | None) -> list:
+    if limit is None or len(items) <= limit:
+        return items
+    picks = np.linspace(0, len(items) - 1, limit).round().astype(int)
+    return [items[i] for i in sorted(set(picks.tolist()))]
+
+
+def vimeo_folders(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.rglob("im1.png") if (p.parent / "im2.png").is_file()
+                  and (p.parent / "im3.png").is_file())
+
+
+def _vimeo(root: Path, limit: int | None) -> EvalSet:
+    folders = vimeo_folders(root)
+    chosen = _spread(folders, limit)
+
+    def generate() -> Iterator[Triplet]:
+        for folder in chosen:
+            yield Triplet(name=folder.relative_to(root).as_posix(), frame0=read_image(folder / "im1.png"),
+                          truth=read_image(folder / "im2.png"), frame1=read_image(folder / "im3.png"))
+
+    return EvalSet(root, "vimeo90k", len(chosen), len(folders) - len(chosen), generate())
+
+
+def _middlebury(root: Path, limit: int | None) -> EvalSet:
+    triplets = middlebury_triplets(root)
+    chosen = _spread(triplets, limit)
+    return EvalSet(root, "middlebury", len(chosen), len(triplets) - len(chosen), iter(chosen))
+
+
+def _frame_folder(root: Path, limit: int | None) -> EvalSet:
+    frames = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    starts = _spread(list(range(len(frames) - 2)), limit)
+
+    def generate() -> Iterator[Triplet]:
+        for k in starts:
+            yield Triplet(name=frames[k + 1].name, frame0=read_image(frames[k]), truth=read_image(frames[k + 1]),
+                          frame1=read_image(frames[k + 2]))
+
+    return EvalSet(root, "frames", len(starts), max(len(frames) - 2, 0) - len(starts), generate())
+
+
+def _video(path: Path, limit: int | None) -> EvalSet:
+    steps = scan_clip(path)
+    possible = max((steps.frames - 1) // 2, 0)
+    planned = plan_triplets(steps, gaps=(1,), stride=2)
+    chosen = subsample(planned, limit) if limit else planned
+
+    def generate() -> Iterator[Triplet]:
+        wanted = {i for t in chosen for i in t}
+        kept: dict[int, np.ndarray] = {}
+        pending = list(chosen)
+        for index, image in enumerate(iter_frames(path)):
+            if index in wanted:
+                kept[index] = image
+            while pending and pending[0][2] <= index:
+                a, b, c = pending.pop(0)
+                yield Triplet(name=f"{path.name}#{b}", frame0=kept[a], truth=kept[b], frame1=kept[c])
+                # frames no later triplet needs are dropped: memory stays bounded
+                for stale in [i for i in kept if not pending or i < pending[0][0]]:
+                    del kept[stale]
+            if not pending:
+                return
+
+    return EvalSet(path, "video", len(chosen), possible - len(chosen), generate())
+
+
+def open_eval_set(path: str | Path, *, limit: int | None = None) -> EvalSet:
+    """Locate the triplets under ``path`` (see the module doc); ``limit`` spreads a subset evenly."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    if path.is_file():
+        return _video(path, limit)
+    if (path / "other-gt-interp").is_dir() and (path / "other-data").is_dir():
+        return _middlebury(path, limit)
+    if vimeo_folders(path):
+        return _vimeo(path, limit)
+    if sum(1 for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) >= 3:
+        return _frame_folder(path, limit)
+    raise FileNotFoundError(
+        f"{path}: no triplets found (expected a video, Middlebury other-data/other-gt-interp, "
+        "Vimeo90K-style <seq>/im1.png,im2.png,im3.png folders, or a folder of consecutive frames)"
+    )
