@@ -154,3 +154,14 @@ def test_retime_validation() -> None:
         Retime(fps=F(30), slowmo=F(2))
     with pytest.raises(UsageError):
         Retime(slowmo=F(1))
+
+
+def test_flow_only_shortcut_matches_model(use_weights: Path) -> None:
+    """The flow-only path skips the context net; the pixels must not change."""
+    model = load_model(device="cpu")
+    a, b = pattern(0, width=72, height=40), pattern(3, width=72, height=40)
+    fast = model.interpolate(a, b, 0.4)
+    with torch.inference_mode():
+        pair = model.model.estimate(model.to_tensor([a]), model.to_tensor([b]))
+        reference = model.to_images(model.model.flow_only(pair, 0.4), np.uint8)[0]
+    assert np.abs(fast.astype(int) - reference).max() <= 1

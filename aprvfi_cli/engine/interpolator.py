@@ -135,7 +135,7 @@ class Interpolator:
             B tensors (len(times[b]), 3, H, W) in [0, 1].
         """
         with self._autocast():
-            pair = self.model.estimate(img0, img1)
+            pair = self._estimate(img0, img1)
             index = [b for b, ts in enumerate(times) for _ in ts]
             flat_t = [float(t) for ts in times for t in ts]
             results: list[torch.Tensor] = []
@@ -156,6 +156,22 @@ class Interpolator:
             out.append(flat[start : start + len(ts)])
             start += len(ts)
         return out
+
+    def _estimate(self, img0: torch.Tensor, img1: torch.Tensor):
+        """Flow (and context, which only the full model uses) for a batch of pairs."""
+        if self.method == "model":
+            return self.model.estimate(img0, img1)
+        from aprvfi_cli.model import PairState
+        from aprvfi_cli.ops.padding import pad_to_multiple
+
+        # flow-only: no context features, so warping splats 3 channels instead of 3 + context
+        levels = self.model.config.levels_for_width(img0.shape[-1])
+        image0, size = pad_to_multiple(img0, 2 ** (levels + 1))
+        image1, _ = pad_to_multiple(img1, 2 ** (levels + 1))
+        flow = self.model.flow(image0, image1, levels=levels)
+        empty = image0.new_zeros(image0.shape[0], 0, *image0.shape[2:])
+        return PairState(image0=image0, image1=image1, flow=flow, context0=empty,
+                         context1=empty, size=size)  # fmt: skip
 
     def interpolate_pairs(
         self,
