@@ -21,7 +21,7 @@ def _conv(in_channels: int, out_channels: int, *, kernel: int = 3, stride: int =
 
 
 def _leaky() -> nn.LeakyReLU:
-    return nn.LeakyReLU(0.1)
+    return nn.LeakyReLU(0.1, inplace=True)
 
 
 class FeaturePyramid(nn.Module):

@@ -8,12 +8,14 @@ from torch import Tensor, nn
 
 def _conv(in_channels: int, out_channels: int, *, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1), nn.LeakyReLU(0.1)
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1), nn.LeakyReLU(0.1, inplace=True)
     )
 
 
 def _up(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1), nn.LeakyReLU(0.1))
+    return nn.Sequential(
+        nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1), nn.LeakyReLU(0.1, inplace=True)
+    )
 
 
 class RefineBlock(nn.Module):

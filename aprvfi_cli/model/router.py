@@ -20,9 +20,9 @@ class Router(nn.Module):
         self.num_dynamic_blocks = num_dynamic_blocks
         self.features = nn.Sequential(
             nn.Conv2d(13, channels, 3, stride=2, padding=1),
-            nn.LeakyReLU(0.1),
+            nn.LeakyReLU(0.1, inplace=True),
             nn.Conv2d(channels, channels, 3, stride=2, padding=1),
-            nn.LeakyReLU(0.1),
+            nn.LeakyReLU(0.1, inplace=True),
         )
         # Average and max pooling to the patch grid are concatenated: 2 * channels features.
         self.classifier = nn.Linear(2 * channels, 2 * num_dynamic_blocks)

@@ -50,7 +50,7 @@ class SynthesisNet(nn.Module):
         )
         self.fusion_norm = ChannelNorm(width)
         self.head = nn.Sequential(
-            nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv2d(width, 4, 3, padding=1)
+            nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1, inplace=True), nn.Conv2d(width, 4, 3, padding=1)
         )
         # A zero head starts the model at the time-weighted flow-only blend (see APRVFI).
         nn.init.zeros_(self.head[-1].weight)
