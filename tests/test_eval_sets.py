@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import typer
 from conftest import make_clip, pattern
 from typer.testing import CliRunner
@@ -15,6 +16,15 @@ from aprvfi_cli.eval.command import eval_command
 from aprvfi_cli.eval.images import write_image
 from aprvfi_cli.eval.metrics import psnr
 from aprvfi_cli.eval.sets import open_eval_set
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine, a second spinning thread slows everything down."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def vimeo(root: Path, sequences: int = 2) -> Path:

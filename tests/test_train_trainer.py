@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -12,6 +13,15 @@ from aprvfi_cli.train.dataset import DataConfig, Material, StepBatches
 from aprvfi_cli.train.schedule import LRSchedule
 from aprvfi_cli.train.synthetic import SyntheticConfig
 from aprvfi_cli.train.trainer import StageConfig, TrainConfig, Trainer, stage_data
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine, a second spinning thread slows everything down."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def material() -> Material:

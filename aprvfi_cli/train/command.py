@@ -60,6 +60,7 @@ def build_config(
     *, preset: str, stages: list[int], steps: list[int] | None, crops: list[int] | None, batch_size: int | None,
     warmup: int, lr: float, final_lr: float, stage3_rank: str, data: DataConfig, init: str,
     checkpoint_minutes: float, validate_every: int, log_every: int, moments: str, workers: int,
+    validation_triplets: int = 16,
 ) -> TrainConfig:
     """A :class:`TrainConfig` for the chosen stages; unspecified values take the paper's."""
     defaults = {s.stage: s for s in paper_stages()}
@@ -78,7 +79,8 @@ def build_config(
         ))
     return TrainConfig(preset=preset, stages=tuple(chosen), data=data, init=init,
                        checkpoint_every_s=checkpoint_minutes * 60, validate_every=validate_every,
-                       log_every=log_every, moments_dtype=moments, workers=workers)  # type: ignore[arg-type]
+                       log_every=log_every, moments_dtype=moments, workers=workers,  # type: ignore[arg-type]
+                       validation_synthetic=validation_triplets, validation_clips=validation_triplets)
 
 
 @train_app.callback(invoke_without_command=True)
@@ -105,6 +107,7 @@ def train_command(
     workers: Annotated[int, typer.Option(help="data loader processes (0: in the main process)")] = 2,
     checkpoint_minutes: Annotated[float, typer.Option(help="checkpoint every so many minutes")] = 10.0,
     validate_every: Annotated[int, typer.Option(help="validate every so many steps (0: at stage ends)")] = 1000,
+    validation_triplets: Annotated[int, typer.Option(help="synthetic (and as many clip) validation triplets")] = 16,
     log_every: Annotated[int, typer.Option(help="log the losses every so many steps")] = 10,
     moments: Annotated[str, typer.Option(help="Adam moments in checkpoints: float32 (exact) or bfloat16")] = "float32",
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
@@ -123,6 +126,7 @@ def train_command(
         crops=_ints(crop) if crop else None, batch_size=batch_size, warmup=warmup, lr=lr, final_lr=final_lr,
         stage3_rank=stage3_rank, data=data, init=init, checkpoint_minutes=checkpoint_minutes,
         validate_every=validate_every, log_every=log_every, moments=moments, workers=workers,
+        validation_triplets=validation_triplets,
     )
     trainer = build_trainer(config, run_dir=run_dir, cache=cache, device=device, resume=resume,
                             progress_bar=not no_progress)

@@ -323,7 +323,7 @@ class Trainer:
 
     def model_card(self) -> dict[str, Any]:
         return {"trained_by": "aprvfi train", "progress": asdict(self.progress), "config": self.config.to_dict(),
-                "device": str(self.device), "torch": torch.__version__,
+                "device": str(self.device), "torch": str(torch.__version__),
                 "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"}
 
     def log(self, record: dict[str, Any]) -> None:

@@ -1,0 +1,73 @@
+"""``aprvfi data check`` and ``aprvfi train`` end to end on a small generated cache (tiny preset)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import make_clip
+from typer.testing import CliRunner
+
+from aprvfi_cli.eval.images import write_image
+from aprvfi_cli.model.weights import load_weights
+from aprvfi_cli.train.command import data_app, train_app
+from aprvfi_cli.train.holdout import sha256_file
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine, a second spinning thread slows everything down."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def fake_cache(root: Path) -> Path:
+    """Two textures and one clip, with a manifest as ``aprvfi data prepare`` writes it."""
+    (root / "photos").mkdir(parents=True)
+    (root / "clips").mkdir()
+    generator = torch.Generator().manual_seed(0)
+    files = []
+    for index in range(2):
+        coarse = torch.rand(1, 3, 12, 16, generator=generator)
+        image = F.interpolate(coarse, size=(96, 128), mode="bicubic").clamp(0, 1)[0].permute(1, 2, 0).numpy()
+        name = f"photos/texture{index}.png"
+        write_image(root / name, (image * 255).round().astype(np.uint8))
+        files.append(name)
+    make_clip(root / "clips/moving.mp4", frames=8, width=64, height=48)
+    files.append("clips/moving.mp4")
+    entries = [{"file": f, "source_path": f, "source_sha256": sha256_file(root / f), "sha256": sha256_file(root / f),
+                "licence": "CC0-1.0", "bytes": (root / f).stat().st_size} for f in files]
+    manifest = {"format": "aprvfi-data/1", "sources": [{"package": "test", "kind": "deb", "version": "1",
+                                                        "licence": "CC0-1.0", "files": entries}],
+                "clips": {"clips/moving.mp4": {"fps": 30.0, "triplets": [[i, i + 1, i + 2] for i in range(6)]}}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+def test_data_check_and_a_tiny_training_run(tmp_path: Path) -> None:
+    cache = fake_cache(tmp_path / "cache")
+    runner = CliRunner()
+    checked = runner.invoke(data_app, ["check", "--dir", str(cache)])
+    assert checked.exit_code == 0, checked.output
+    assert "CC0-1.0 (3)" in checked.output
+
+    run = tmp_path / "run"
+    args = ["--run-dir", str(run), "--cache", str(cache), "--preset", "tiny", "--stages", "2,3", "--steps", "2,2",
+            "--crop", "32,32", "--batch-size", "2", "--warmup", "1", "--workers", "0", "--init", "none",
+            "--validate-every", "0", "--validation-triplets", "2", "--no-progress", "--clip-fraction", "0.5"]
+    trained = runner.invoke(train_app, args)
+    assert trained.exit_code == 0, trained.output
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    validations = [r for r in log if r["event"] == "validation"]
+    assert [r["stage"] for r in validations] == [2, 3]
+    assert "apr_psnr" in validations[-1] and validations[-1]["flow_only_psnr"] > 0
+    assert log[-1]["event"] == "done"
+    model = load_weights(run / "aprvfi.pt")
+    assert model.config.name == "tiny"
+    assert (run / "checkpoints" / "latest").read_text().strip() == "stage3-step00000002"
