@@ -199,3 +199,27 @@ def assert_one_error(result: CliResult, code: int, *words: str) -> None:
     assert line.startswith("aprvfi: error: ") and "Traceback" not in result.err
     for word in words:
         assert word.lower() in line.lower(), line
+
+
+def with_subtitles(clip: Path, target: Path, srt: str) -> Path:
+    """Remux ``clip`` into a Matroska file with an SRT subtitle track (packet copy)."""
+    srt_path = target.with_suffix(".srt")
+    srt_path.write_text(srt)
+    with av.open(str(clip)) as video, av.open(str(srt_path)) as subs, av.open(str(target), "w") as out:
+        mapping = {s.index: out.add_stream_from_template(s) for s in video.streams}
+        sub_stream = out.add_stream_from_template(subs.streams[0])
+        for packet in video.demux():
+            if packet.size:
+                packet.stream = mapping[packet.stream.index]
+                out.mux(packet)
+        for packet in subs.demux():
+            if packet.size:
+                packet.stream = sub_stream
+                out.mux(packet)
+    srt_path.unlink()
+    return target
+
+
+def subtitle_packets(path: Path) -> list[tuple[int, bytes]]:
+    with av.open(str(path)) as container:
+        return [(p.pts, bytes(p)) for p in container.demux(container.streams.subtitles[0]) if p.size]

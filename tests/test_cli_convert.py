@@ -164,3 +164,16 @@ def test_slowmo_keep_audio_and_default_name(cli, tmp_path) -> None:
     out = tmp_path / "clip.slowmo2x.mp4"
     assert audio_packets(out) == audio_packets(source)
     assert len(read_video(out)[0]) == 11
+
+
+def test_convert_copies_subtitles(cli, clips, tmp_path) -> None:
+    from conftest import subtitle_packets, with_subtitles
+
+    srt = "1\n00:00:00,000 --> 00:00:00,200\nHello\n\n2\n00:00:00,250 --> 00:00:00,400\nWorld\n"
+    source = with_subtitles(clips["audio"], tmp_path / "sub.mkv", srt)
+    result = cli("convert", source, "--fps", "60", "-q")
+    assert result.code == 0, result.err
+    out = tmp_path / "sub.60fps.mkv"
+    assert [data for _, data in subtitle_packets(out)] == [b"Hello", b"World"]
+    assert subtitle_packets(out) == subtitle_packets(source)
+    assert audio_packets(out) == audio_packets(source)
