@@ -127,3 +127,18 @@ def test_image_round_trip(tmp_path: Path, dtype) -> None:
     image = pattern(2, width=30, height=20).astype(dtype)
     write_image(tmp_path / "x.png", image)
     assert np.array_equal(read_image(tmp_path / "x.png"), image)
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch, capsys) -> None:
+    from aprvfi_cli.console import progress_bar
+
+    with progress_bar("clip", quiet=False) as update:
+        assert update is None  # pytest's stderr is not a terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    with progress_bar("clip", quiet=True) as update:
+        assert update is None
+    with progress_bar("clip", quiet=False) as update:
+        assert callable(update)
+        update(5, 10)
+        update(10, 10)
+    assert "10/10" in capsys.readouterr().err

@@ -161,6 +161,8 @@ class VideoWriter:
         preset = settings.preset or ("8" if encoder == "libsvtav1" else "medium")
         if encoder != "libaom-av1":
             options["preset"] = preset
+        if encoder == "libsvtav1":
+            os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to fd 2 otherwise
         if encoder == "libx265":
             options["x265-params"] = "log-level=error"
         stream.options = options
