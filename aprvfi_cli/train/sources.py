@@ -85,11 +85,14 @@ class PrepareSettings:
         photo_max_side: photos are downscaled (area filter) so their longer side is at most this (px).
         min_photo_side: smaller pictures (icons, thumbnails) are skipped (px).
         max_triplets_per_clip: evenly spread subset of each clip's usable triplets.
+        max_clip_mb: skip clips larger than this (MB), to make a cache small enough to carry
+            to a GPU machine beside the PyAV wheel; None keeps every clip.
     """
 
     photo_max_side: int = 640
     min_photo_side: int = 384
     max_triplets_per_clip: int = 200
+    max_clip_mb: float | None = None
 
 
 @dataclass
@@ -260,6 +263,9 @@ def prepare(
                     name = re.sub(r"[^A-Za-z0-9_./-]", "_", name.rsplit(".", 1)[0]) + ".png"
                     write_image(cache / name, image)
                 else:
+                    if settings.max_clip_mb is not None and path.stat().st_size > settings.max_clip_mb * 1e6:
+                        log(f"  {path.name}: larger than {settings.max_clip_mb} MB, skipped")
+                        continue
                     name = f"clips/{path.name}"
                     shutil.copyfile(path, cache / name)
                     steps = scan_clip(cache / name)
