@@ -204,3 +204,23 @@ def test_unexpected_exception_is_one_line(cli, clip: Path, tmp_path: Path, monke
 
     monkeypatch.setattr(stream, "process_video", boom)
     assert_one_error(cli("convert", clip, "--fps", "60", "-o", tmp_path / "o.mp4"), 1, "kaboom")
+
+
+def test_truncated_faststart_file(cli, tmp_path: Path) -> None:
+    """Index at the front, data cut short: caught by counting frames, output removed."""
+    import av
+
+    plain = make_clip(tmp_path / "src.mp4", frames=20)
+    whole = tmp_path / "fast.mp4"
+    with av.open(str(plain)) as src, av.open(str(whole), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux():
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    result = cli("convert", cut, "--fps", "60", "-o", tmp_path / "o.mp4")
+    assert_one_error(result, 1, "truncated")
+    assert not (tmp_path / "o.mp4").exists() and leftovers(tmp_path) == []

@@ -138,7 +138,9 @@ class VideoReader:
         self.rate = nominal_rate(self.stream)
         self.color = ColorInfo(ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range)
         self.rotation = 0
-        self.declared_frames = int(self.stream.frames or 0)
+        # only MP4/MOV sample tables count real frames (AVI headers count empty slots too)
+        trusted = "mp4" in self.container.format.name or "mov" in self.container.format.name
+        self.declared_frames = int(self.stream.frames or 0) if trusted else 0
         self.frames_decoded = 0
         self.last_duration: Fraction | None = None
         self.last_pts: Fraction | None = None
