@@ -64,21 +64,23 @@ def run_batch(
         if target.exists() and not common.overwrite:
             rows.append((name, None, "skipped (output exists)"))
             continue
+        if interpolator is None:
+            interpolator = load()  # loaded once, on the first clip to do; its errors are fatal
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             check_output(source, target, overwrite=common.overwrite)
-            if interpolator is None:
-                interpolator = load()  # a model failure is fatal: it would fail every clip
             result = run(source, target, common=common, options=options, interpolator=interpolator)
             rows.append((name, result, "ok"))
         except AprvfiError as error:
-            if interpolator is None and error.__class__.__name__ == "ModelError":
-                raise
             failed += 1
             rows.append((name, None, f"failed: {error.message}"))
         except OSError as error:
             failed += 1
             rows.append((name, None, f"failed: {error.strerror or error}"))
+        except Exception as error:  # an unforeseen failure of one clip must not stop the rest
+            failed += 1
+            text = " ".join(str(error).split())
+            rows.append((name, None, f"failed: unexpected {type(error).__name__}: {text}"))
     if interpolator is not None:
         note(f"interpolated with {interpolator.describe()}", quiet=common.quiet)
     if retime.slowmo is not None:

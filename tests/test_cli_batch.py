@@ -64,3 +64,11 @@ def test_batch_usage_errors(cli, tmp_path: Path) -> None:
     assert_one_error(cli("batch", tmp_path), 2)
     assert_one_error(cli("batch", tmp_path, "--fps", "0"), 2, "--fps")
     assert_one_error(cli("batch", tmp_path, "--fps", "60"), 2, "no video")
+
+
+def test_batch_stops_on_model_failure(cli, tmp_path: Path, clips) -> None:
+    folder = folder_of_clips(tmp_path, clips, broken=False)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not weights")
+    result = cli("batch", folder, "--fps", "60", "--weights", bad)
+    assert result.code == 1 and len(result.err_lines) == 1 and "bad.pt" in result.err
