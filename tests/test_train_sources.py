@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +66,12 @@ def test_clip_triplets_skip_cuts_and_duplicates(tmp_path: Path) -> None:
     assert not any(a <= 7 < c for a, _, c in triplets)  # nor the cut
     assert (4, 6, 8) not in plan_triplets(steps, gaps=(2,))  # spans the cut
     assert (8, 10, 12) in plan_triplets(steps, gaps=(2,))
+
+
+def test_training_code_imports_without_pyav() -> None:
+    """GPU machines have no PyAV: training from a prepared cache must not need it (see train/decode.py)."""
+    code = ("import sys; sys.modules['av'] = None; import aprvfi_cli.train.trainer, aprvfi_cli.train.command; "
+            "from aprvfi_cli.train.decode import have_pyav; assert not have_pyav()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr

@@ -18,7 +18,8 @@ import numpy as np
 
 from aprvfi_cli.eval.images import read_image
 from aprvfi_cli.eval.middlebury import Triplet, middlebury_triplets
-from aprvfi_cli.train.clip_triplets import iter_frames, plan_triplets, scan_clip, subsample
+from aprvfi_cli.train.clip_triplets import plan_triplets, scan_clip, subsample
+from aprvfi_cli.train.decode import iter_frames
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 

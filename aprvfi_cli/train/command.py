@@ -112,6 +112,7 @@ def train_command(
     validation_triplets: Annotated[int, typer.Option(help="synthetic (and as many clip) validation triplets")] = 16,
     log_every: Annotated[int, typer.Option(help="log the losses every so many steps")] = 10,
     moments: Annotated[str, typer.Option(help="Adam moments in checkpoints: float32 (exact) or bfloat16")] = "float32",
+    max_minutes: Annotated[float | None, typer.Option(help="stop (with a checkpoint) after this wall time")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
 ) -> None:
     """Train (or resume); writes RUN_DIR/log.jsonl, RUN_DIR/checkpoints/, RUN_DIR/aprvfi.pt at the end."""
@@ -134,7 +135,7 @@ def train_command(
                             progress_bar=not no_progress)
     console.print(f"training on {trainer.device}; log: {run_dir / 'log.jsonl'}")
     try:
-        trainer.run()
+        trainer.run(max_seconds=max_minutes * 60 if max_minutes else None)
     except KeyboardInterrupt:
         console.print("interrupted: saving a checkpoint")
         trainer.save()

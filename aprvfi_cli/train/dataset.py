@@ -15,9 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from aprvfi_cli.eval.images import read_image
 from aprvfi_cli.train.augment import AugmentConfig, augment, random_crop
-from aprvfi_cli.train.clip_triplets import iter_frames
+from aprvfi_cli.train.decode import iter_frames, read_photo
 from aprvfi_cli.train.holdout import check_not_held_out
 from aprvfi_cli.train.sources import load_manifest
 from aprvfi_cli.train.synthetic import SyntheticConfig, synthetic_triplet
@@ -107,7 +106,7 @@ def load_material(cache: str | Path, config: DataConfig, *, clips: bool = True) 
         for entry in source["files"]:
             if entry["file"].startswith("photos/"):
                 check_not_held_out(cache / entry["file"], sha256=entry["source_sha256"])
-                photos.append(torch.from_numpy(read_image(cache / entry["file"])).permute(2, 0, 1).float() / 255)
+                photos.append(torch.from_numpy(read_photo(cache / entry["file"])).permute(2, 0, 1).float() / 255)
     loaded = []
     for name, info in (manifest["clips"].items() if clips else []):
         check_not_held_out(cache / name)

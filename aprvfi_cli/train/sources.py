@@ -23,10 +23,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import av
 import numpy as np
 
-from aprvfi_cli.eval.images import write_image
 from aprvfi_cli.train.clip_triplets import plan_triplets, scan_clip, subsample, training_gaps
 from aprvfi_cli.train.holdout import check_not_held_out, is_held_out, sha256_file
 
@@ -202,6 +200,8 @@ def _largest_per_folder(paths: list[Path]) -> list[Path]:
 
 def downscale_photo(path: Path, *, max_side: int) -> np.ndarray:
     """Decode a still image and area-downscale it so its longer side is <= ``max_side``."""
+    import av  # preparing needs PyAV; training from a prepared cache does not (see .decode)
+
     with av.open(str(path)) as container:
         frame = next(container.decode(video=0))
         scale = min(1.0, max_side / max(frame.width, frame.height))
@@ -224,6 +224,8 @@ def prepare(
         work: where packages are downloaded and extracted (default: a temporary folder,
             removed afterwards).
     """
+    from aprvfi_cli.eval.images import write_image
+
     settings = settings or PrepareSettings()
     cache = Path(cache)
     (cache / "photos").mkdir(parents=True, exist_ok=True)

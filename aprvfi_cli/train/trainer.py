@@ -220,10 +220,11 @@ class Trainer:
         return iter(loader)
 
     # -- the loop ----------------------------------------------------------------------------
-    def run(self, *, max_steps: int | None = None) -> Progress:
-        """Train until every stage is done (or ``max_steps`` more steps); checkpoints on the way."""
+    def run(self, *, max_steps: int | None = None, max_seconds: float | None = None) -> Progress:
+        """Train until every stage is done, or ``max_steps`` more steps, or ``max_seconds`` of wall
+        time (then a checkpoint is written: a time-boxed session resumes from it)."""
         done = 0
-        last_save = time.monotonic()
+        last_save = started_run = time.monotonic()
         while self.progress.stage_index < len(self.config.stages):
             stage = self.stage
             if self.progress.step >= stage.steps:
@@ -255,6 +256,11 @@ class Trainer:
                     last_save = time.monotonic()
                 if max_steps is not None and done >= max_steps:
                     bar.close()
+                    return self.progress
+                if max_seconds is not None and time.monotonic() - started_run >= max_seconds:
+                    bar.close()
+                    self.validate()
+                    self.save()
                     return self.progress
             bar.close()
             self.validate()
