@@ -8,6 +8,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 from aprvfi_cli.model.routing import route_decisions
+from aprvfi_cli.model.synthesis import PatchContext
 
 
 @pytest.fixture
@@ -41,14 +42,19 @@ def test_dynamic_with_every_route_on_equals_static(model: APRVFI) -> None:
 @torch.no_grad()
 def test_skipped_patch_inherits_previous_feature(model: APRVFI) -> None:
     patches, size = 6, model.config.patch_size
-    width, context = model.config.block_widths[0], model.config.context_channels
+    width, channels = model.config.block_widths[0], model.config.context_channels
     guide = torch.rand(patches, 12, size, size)
-    context0 = [torch.rand(patches, context, size, size) for _ in range(5)]
-    context1 = [torch.rand(patches, context, size, size) for _ in range(5)]
+    # Six patches side by side in one frame; patch i is flat index i.
+    context = PatchContext(
+        context0=torch.rand(1, channels * 5, size, patches * size),
+        context1=torch.rand(1, channels * 5, size, patches * size),
+        channels=channels,
+        patch_size=size,
+    )
     route = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 0, 1], [0, 1, 0, 1]]).float()
     seen: list[int] = []
     hooks = [b.register_forward_hook(lambda _m, i, _o: seen.append(i[0].shape[0])) for b in model.synthesis.blocks]
-    features = model.synthesis.refine(guide=guide, context0=context0, context1=context1, route=route)
+    features = model.synthesis.refine(guide=guide, index=torch.arange(patches), context=context, route=route)
     for hook in hooks:
         hook.remove()
     assert features[0].shape == (patches, width, size, size)
@@ -115,6 +121,8 @@ def test_patch_chunking_does_not_change_the_result(model: APRVFI) -> None:
     whole = model.synthesize(pair, 0.4).frame
     chunked = model.synthesize(pair, 0.4, max_patches=5).frame
     torch.testing.assert_close(whole, chunked, rtol=0, atol=1e-6)
+    fast = model.to(memory_format=torch.channels_last).synthesize(pair, 0.4).frame  # the CPU layout
+    torch.testing.assert_close(whole, fast, rtol=0, atol=1e-5)
 
 
 @torch.no_grad()

@@ -84,3 +84,21 @@ def test_zero_weight_pixels_land_nowhere() -> None:
     result = forward_splat(source, flow, weight=weight)
     torch.testing.assert_close(result.image[..., :3], source[..., :3])
     assert torch.all(result.hole[..., 3:] == 1) and torch.all(result.hole[..., :3] == 0)
+
+
+def test_patch_gather_and_scatter_round_trip() -> None:
+    from aprvfi_cli.ops.patches import all_patches, gather_patches, scatter_patches
+
+    image = torch.rand(2, 5, 8, 12)
+    index = torch.tensor([0, 4, 5, 11])  # 2 x (2 x 3) patches of 4 px
+    for channels_last in (False, True):
+        source = image.contiguous(memory_format=torch.channels_last) if channels_last else image
+        patches = gather_patches(source, index, 4, channels_last=channels_last)
+        assert patches.shape == (4, 5, 4, 4)
+        torch.testing.assert_close(patches[1], image[0, :, 4:8, 4:8])  # flat 4: batch 0, row 1, col 1
+        torch.testing.assert_close(patches[2], image[0, :, 4:8, 8:12])  # flat 5: batch 0, row 1, col 2
+        torch.testing.assert_close(patches[3], image[1, :, 4:8, 8:12])  # flat 11: batch 1, row 1, col 2
+    rebuilt = torch.zeros_like(image)
+    every = all_patches(image, 4)
+    scatter_patches(rebuilt, every, gather_patches(image, every, 4), 4)
+    assert torch.equal(rebuilt, image)

@@ -16,7 +16,7 @@ from aprvfi_cli.model.context import ContextNet
 from aprvfi_cli.model.flow import BidirectionalFlow
 from aprvfi_cli.model.router import Router
 from aprvfi_cli.model.routing import Routing, route_decisions
-from aprvfi_cli.model.synthesis import SynthesisNet
+from aprvfi_cli.model.synthesis import PatchContext, SynthesisNet
 from aprvfi_cli.ops.padding import pad_to_multiple
 from aprvfi_cli.ops.patches import all_patches, gather_patches, scatter_patches
 from aprvfi_cli.ops.splat import forward_splat
@@ -206,20 +206,21 @@ class APRVFI(nn.Module):
         head = guide.new_empty(guide.shape[0], 4, *guide.shape[2:])
         patches = all_patches(guide, cfg.patch_size)
         route_per_patch = route.permute(0, 2, 3, 1).reshape(-1, route.shape[1])
-        chunk = max_patches or patches.numel()
         channels_last = self._wants_channels_last()
+        context = PatchContext(
+            context0=warped.context0,
+            context1=warped.context1,
+            channels=cfg.context_channels,
+            patch_size=cfg.patch_size,
+            channels_last=channels_last,
+        )
+        chunk = max_patches or patches.numel()
         for start in range(0, patches.numel(), chunk):
             index = patches[start : start + chunk]
-
-            def take(x: Tensor, index: Tensor = index) -> Tensor:
-                p = gather_patches(x, index, cfg.patch_size)
-                return p.contiguous(memory_format=torch.channels_last) if channels_last else p
-
-            split = cfg.context_channels
             out = self.synthesis(
-                guide=take(guide),
-                context0=list(take(warped.context0).split(split, dim=1)),
-                context1=list(take(warped.context1).split(split, dim=1)),
+                guide=gather_patches(guide, index, cfg.patch_size, channels_last=channels_last),
+                index=index,
+                context=context,
                 route=None if routing.mode == "static" else route_per_patch[index],
                 dense=routing.mode == "gumbel",
             )

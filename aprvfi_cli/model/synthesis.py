@@ -8,11 +8,14 @@ previous block's feature).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
 from aprvfi_cli.model.config import ModelConfig
 from aprvfi_cli.model.refine_block import RefineBlock
+from aprvfi_cli.ops.patches import gather_patches
 
 # Block 1 also sees W0, W1 (3+3), F0t, F1t (2+2) and the two hole masks (1+1).
 GUIDE_CHANNELS = 12
@@ -29,11 +32,41 @@ class ChannelNorm(nn.Module):
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
+@dataclass(frozen=True)
+class PatchContext:
+    """The warped context of both frames at full (padded) size, read patch by patch.
+
+    Attributes:
+        context0, context1: (B, c * num_blocks, Hp, Wp); level k is channels [k c, (k+1) c).
+        channels: c, the channels of one level.
+        patch_size: P.
+        channels_last: gather patches in channels_last memory layout.
+    """
+
+    context0: Tensor
+    context1: Tensor
+    channels: int
+    patch_size: int
+    channels_last: bool = False
+
+    def level(self, k: int, index: Tensor) -> Tensor:
+        """(N, 2c, P, P): level ``k`` of both frames for the patches at flat ``index``."""
+        levels = slice(k * self.channels, (k + 1) * self.channels)
+        return torch.cat(
+            [
+                gather_patches(self.context0[:, levels], index, self.patch_size, channels_last=self.channels_last),
+                gather_patches(self.context1[:, levels], index, self.patch_size, channels_last=self.channels_last),
+            ],
+            dim=1,
+        )
+
+
 class SynthesisNet(nn.Module):
     """Refine blocks + fusion + head, on a batch of patches.
 
-    ``forward`` takes per-patch tensors (N, *, P, P) and per-patch route values (N, D) and
-    returns (N, 4, P, P): the mask logit and the residual image.
+    ``forward`` takes the guide patches (N, 12, P, P), their flat patch indices, the warped
+    context and per-patch route values (N, D), and returns (N, 4, P, P): the mask logit and the
+    residual image.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -57,50 +90,39 @@ class SynthesisNet(nn.Module):
         nn.init.zeros_(self.head[-1].bias)
 
     def forward(
-        self,
-        *,
-        guide: Tensor,
-        context0: list[Tensor],
-        context1: list[Tensor],
-        route: Tensor | None,
-        dense: bool = False,
+        self, *, guide: Tensor, index: Tensor, context: PatchContext, route: Tensor | None, dense: bool = False
     ) -> Tensor:
         """Args:
-        guide: (N, 12, P, P) warped images, scaled flows and hole masks.
-        context0, context1: one (N, c, P, P) warped context level per block.
+        guide: (N, 12, P, P) warped images, scaled flows and hole masks of the N patches.
+        index: (N,) flat indices of those patches in the frame batch (to read their context).
+        context: the warped context of both frames.
         route: (N, D) route values for the dynamic blocks; None runs every block on every patch.
         dense: run every patch and blend ``v * block + (1 - v) * previous`` (training with
             straight-through route values, so gradients reach the router).
         """
-        features = self.refine(guide=guide, context0=context0, context1=context1, route=route, dense=dense)
+        features = self.refine(guide=guide, index=index, context=context, route=route, dense=dense)
         return self.head(self.fusion_norm(torch.stack(features).sum(dim=0)))
 
     def refine(
-        self,
-        *,
-        guide: Tensor,
-        context0: list[Tensor],
-        context1: list[Tensor],
-        route: Tensor | None,
-        dense: bool = False,
+        self, *, guide: Tensor, index: Tensor, context: PatchContext, route: Tensor | None, dense: bool = False
     ) -> list[Tensor]:
         """The feature f^k after every block, each (N, widths[0], P, P); see :meth:`forward`."""
-        feature = self.blocks[0](torch.cat([guide, context0[0], context1[0]], dim=1))
+        feature = self.blocks[0](torch.cat([guide, context.level(0, index)], dim=1))
         features = [feature]
         for k in range(1, len(self.blocks)):
             block = self.blocks[k]
             column = k - self.num_static_blocks
             if k < self.num_static_blocks or route is None:
-                feature = block(torch.cat([context0[k], context1[k], feature], dim=1))
+                feature = block(torch.cat([context.level(k, index), feature], dim=1))
             elif dense:
                 v = route[:, column].view(-1, 1, 1, 1)
-                refined = block(torch.cat([context0[k], context1[k], feature], dim=1))
+                refined = block(torch.cat([context.level(k, index), feature], dim=1))
                 feature = v * refined + (1 - v) * feature
             else:
                 # Only the routed patches are gathered and convolved; the rest keep f^(k-1).
                 chosen = torch.nonzero(route[:, column] > 0.5).flatten()
                 if chosen.numel():
-                    inputs = torch.cat([context0[k][chosen], context1[k][chosen], feature[chosen]], dim=1)
+                    inputs = torch.cat([context.level(k, index[chosen]), feature[chosen]], dim=1)
                     feature = feature.index_copy(0, chosen, block(inputs).to(feature.dtype))
             features.append(feature)
         return features

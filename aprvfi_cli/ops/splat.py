@@ -61,9 +61,10 @@ def forward_splat(source: Tensor, flow: Tensor, *, weight: Tensor | None = None)
     frac_y = target_y - top
 
     # Values carry an extra channel of ones so one scatter gives both the sum and the weight.
-    if weight is None:
-        weight = torch.ones_like(source[:, :1])
-    values = torch.cat([source * weight, weight.to(source.dtype)], dim=1).permute(0, 2, 3, 1).reshape(-1, channels + 1)
+    ones = torch.ones_like(source[:, :1])
+    values = torch.cat([source, ones], dim=1).permute(0, 2, 3, 1).reshape(-1, channels + 1)
+    # The source weight scales each pixel's (1-channel) bilinear weights, not its C values.
+    source_weight = None if weight is None else weight.to(source.dtype).reshape(-1, 1)
     batch_offset = (torch.arange(batch, device=source.device) * (height * width)).view(batch, 1, 1)
 
     accumulated = source.new_zeros(batch * height * width, channels + 1)
@@ -78,6 +79,8 @@ def forward_splat(source: Tensor, flow: Tensor, *, weight: Tensor | None = None)
         index = corner_y.clamp(0, height - 1).long() * width + corner_x.clamp(0, width - 1).long()
         index = (index + batch_offset).reshape(-1)
         bilinear = (bilinear * inside).reshape(-1, 1)
+        if source_weight is not None:
+            bilinear = bilinear * source_weight
         accumulated.index_add_(0, index, values * bilinear)
 
     accumulated = accumulated.view(batch, height, width, channels + 1).permute(0, 3, 1, 2)
