@@ -342,9 +342,10 @@ class Trainer:
 
 def build_trainer(config: TrainConfig, *, run_dir: str | Path, cache: str | Path, device: str = "auto",
                   resume: str | Path | None = None, progress_bar: bool = True) -> Trainer:
-    """Load the data and build a :class:`Trainer`; a resumed run takes its config from the checkpoint."""
+    """Load the data and build a :class:`Trainer`; a resumed run takes its config (stages, data
+    recipe, optimiser) from the checkpoint, and only the machine-dependent loader workers from ``config``."""
     if resume is not None:
-        config = TrainConfig.from_dict(load_checkpoint(resume)["config"])
+        config = replace(TrainConfig.from_dict(load_checkpoint(resume)["config"]), workers=config.workers)
     material = load_material(cache, config.data)
     return Trainer(config, run_dir=run_dir, material=material, device=pick_device(device), resume=resume,
                    progress_bar=progress_bar)
