@@ -1,0 +1,1 @@
+"""Training: data preparation, synthetic and clip triplets, losses, the 3-stage curriculum (DESIGN §4)."""
