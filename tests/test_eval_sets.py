@@ -88,3 +88,15 @@ def test_eval_command_rejects_an_empty_folder(tmp_path: Path) -> None:
     app.command()(eval_command)
     result = CliRunner().invoke(app, [str(tmp_path)])
     assert result.exit_code != 0
+
+
+def test_middlebury_layout(tmp_path: Path) -> None:
+    for scene in ("Alpha", "Beta"):
+        (tmp_path / "other-data" / scene).mkdir(parents=True)
+        (tmp_path / "other-gt-interp" / scene).mkdir(parents=True)
+        write_image(tmp_path / "other-data" / scene / "frame10.png", pattern(0, width=32, height=24))
+        write_image(tmp_path / "other-data" / scene / "frame11.png", pattern(2, width=32, height=24))
+        write_image(tmp_path / "other-gt-interp" / scene / "frame10i11.png", pattern(1, width=32, height=24))
+    found = open_eval_set(tmp_path, limit=1)
+    assert found.layout == "middlebury" and found.count == 1 and found.skipped == 1
+    assert [t.name for t in found.triplets] == ["Alpha"]
