@@ -153,6 +153,9 @@ def test_zero_head_reproduces_flow_only_interpolation() -> None:
     with torch.no_grad():
         pair = net.estimate(*frames())
         torch.testing.assert_close(net.synthesize(pair, 0.3).frame, net.flow_only(pair, 0.3), rtol=0, atol=1e-6)
+        without_context = net.estimate(*frames(), context=False)
+        assert without_context.context0.shape[1] == 0
+        torch.testing.assert_close(net.flow_only(without_context, 0.3), net.flow_only(pair, 0.3), rtol=0, atol=0)
 
 
 def test_routing_parse() -> None:

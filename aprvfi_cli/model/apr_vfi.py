@@ -104,11 +104,13 @@ class APRVFI(nn.Module):
         )
         self.synthesis = SynthesisNet(cfg)
 
-    def estimate(self, img0: Tensor, img1: Tensor) -> PairState:
+    def estimate(self, img0: Tensor, img1: Tensor, *, context: bool = True) -> PairState:
         """Flow and context for a batch of pairs.
 
         Args:
             img0, img1: (B, 3, H, W) frames in [0, 1], any H and W.
+            context: also run the context net; without it the state serves :meth:`flow_only`
+                only (its context tensors have 0 channels).
         """
         if img0.shape != img1.shape or img0.dim() != 4 or img0.shape[1] != 3:
             raise ValueError(f"expected two (B, 3, H, W) frames, got {tuple(img0.shape)} and {tuple(img1.shape)}")
@@ -122,14 +124,11 @@ class APRVFI(nn.Module):
         flow = self.flow(image0[..., : flow_size[0], : flow_size[1]], image1[..., : flow_size[0], : flow_size[1]],
                          levels=levels)
         flow, _ = pad_to_multiple(flow, multiple)
-        return PairState(
-            image0=image0,
-            image1=image1,
-            flow=flow,
-            context0=torch.cat(self.context(image0), dim=1),
-            context1=torch.cat(self.context(image1), dim=1),
-            size=size,
-        )
+        if context:
+            context0, context1 = torch.cat(self.context(image0), dim=1), torch.cat(self.context(image1), dim=1)
+        else:
+            context0 = context1 = image0.new_zeros(image0.shape[0], 0, *image0.shape[2:])
+        return PairState(image0=image0, image1=image1, flow=flow, context0=context0, context1=context1, size=size)
 
     def warp(self, pair: PairState, t: float | Tensor) -> WarpedPair:
         """Forward-splat both frames and their context to time ``t`` (scalar or (B,))."""
