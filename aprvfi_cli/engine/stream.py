@@ -194,7 +194,6 @@ def process_video(
         first = next(frames, None)
         if first is None:
             raise InputError(f"{source} has no decodable video frames")
-        copy_audio = options.copy_audio and reader.container.streams.audio is not None
         writer = VideoWriter(
             target,
             width=first.image.shape[1],
@@ -206,7 +205,7 @@ def process_video(
             high_bit_depth=reader.high_bit_depth,
             color=reader.color,
             rotation=reader.rotation,
-            copy_from=source if copy_audio else None,
+            copy_from=source if options.copy_audio else None,
             copy_offset=first.pts,
         )
         with writer:
@@ -219,10 +218,11 @@ def process_video(
             prev_sig = FrameSignature.of(first.image)
             before_last: Fraction | None = None
             detect_cut = CutDetector(options.scene)
+            disordered = 0
             batcher.add(first.image, None, False, planner.push(first.pts))
             for frame in frames:
                 if frame.pts <= prev.pts:
-                    result.notes.append(f"dropped frame {frame.index}: timestamp not increasing")
+                    disordered += 1  # broken timestamps: the frame cannot be placed in time
                     continue
                 sig = FrameSignature.of(frame.image)
                 if is_duplicate(prev_sig, sig, options.scene):
@@ -234,6 +234,8 @@ def process_video(
                 before_last, prev, prev_sig = prev.pts, frame, sig
                 if progress:
                     progress(batcher.written, total)
+            if disordered:
+                result.notes.append(f"{disordered} frames dropped: timestamps not increasing")
             if reader.frames_decoded < 2:
                 raise InputError(f"{source} has only one frame: nothing to interpolate")
             last_pts = _last_decoded_pts(reader, prev)
