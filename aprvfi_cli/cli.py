@@ -343,6 +343,26 @@ def bench(ctx: typer.Context) -> None:
         raise typer.Exit(code)
 
 
+def _register_other_commands() -> None:
+    """``eval``, ``train`` and ``data`` live with the evaluation and training code."""
+    try:
+        from aprvfi_cli.eval.command import eval_command
+    except ImportError:  # a partial install without the evaluation code
+        pass
+    else:
+        app.command("eval")(eval_command)
+    try:
+        from aprvfi_cli.train.command import data_app, train_app
+    except ImportError:
+        pass
+    else:
+        app.add_typer(train_app, name="train")
+        app.add_typer(data_app, name="data")
+
+
+_register_other_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn every exception into one stderr line and an exit code."""
     command = typer.main.get_command(app)

@@ -159,19 +159,8 @@ class Interpolator:
 
     def _estimate(self, img0: torch.Tensor, img1: torch.Tensor):
         """Flow (and context, which only the full model uses) for a batch of pairs."""
-        if self.method == "model":
-            return self.model.estimate(img0, img1)
-        from aprvfi_cli.model import PairState
-        from aprvfi_cli.ops.padding import pad_to_multiple
-
         # flow-only: no context features, so warping splats 3 channels instead of 3 + context
-        levels = self.model.config.levels_for_width(img0.shape[-1])
-        image0, size = pad_to_multiple(img0, 2 ** (levels + 1))
-        image1, _ = pad_to_multiple(img1, 2 ** (levels + 1))
-        flow = self.model.flow(image0, image1, levels=levels)
-        empty = image0.new_zeros(image0.shape[0], 0, *image0.shape[2:])
-        return PairState(image0=image0, image1=image1, flow=flow, context0=empty,
-                         context1=empty, size=size)  # fmt: skip
+        return self.model.estimate(img0, img1, context=self.method == "model")
 
     def interpolate_pairs(
         self,
