@@ -47,9 +47,9 @@ def test_flow_once_per_pair(tiny: Interpolator, monkeypatch) -> None:
     calls: list[int] = []
     real = tiny.model.estimate
 
-    def spy(img0, img1):
+    def spy(img0, img1, **kwargs):
         calls.append(img0.shape[0])
-        return real(img0, img1)
+        return real(img0, img1, **kwargs)
 
     monkeypatch.setattr(tiny.model, "estimate", spy)
     a, b = pattern(0, width=40, height=30), pattern(2, width=40, height=30)
@@ -136,7 +136,12 @@ def test_duplicates_do_not_stutter(tmp_path: Path, tiny: Interpolator) -> None:
     assert kept.duplicates == 0 and frozen_steps(read_video(out2)[1][:-2]) >= 3
 
 
-def test_batches_are_ordered_and_independent(tmp_path: Path, tiny: Interpolator) -> None:
+def test_batches_are_ordered_and_independent(tmp_path: Path) -> None:
+    from aprvfi_cli.model import Routing
+
+    torch.manual_seed(1)
+    # static routing: an argmax route bit may flip with batch-size-dependent float rounding
+    tiny = Interpolator(APRVFI(ModelConfig.tiny()), routing=Routing(mode="static"), max_patches=None)
     source = make_clip(tmp_path / "clip.mp4", frames=9)
     one, a = run(tmp_path, source, tiny, retime={"slowmo": F(3)}, batch_pairs=1)
     many, b = run(tmp_path, source, tiny, retime={"slowmo": F(3)}, batch_pairs=5)
