@@ -126,7 +126,8 @@ def frozen_steps(images: list[np.ndarray]) -> int:
     return sum(np.abs(a.astype(int) - b).mean() < 0.5 for a, b in zip(images, images[1:], strict=False))
 
 
-def test_duplicates_do_not_stutter(tmp_path: Path, tiny: Interpolator) -> None:
+def test_duplicates_do_not_stutter(tmp_path: Path, use_weights: Path) -> None:
+    tiny = load_model(device="cpu")  # flow-only: fast, and any interpolator shows the effect
     source = make_clip(tmp_path / "dups.mp4", frames=12, duplicates=(4, 5, 9))
     result, out = run(tmp_path, source, tiny, retime={"fps": F(60)})
     assert result.duplicates == 3
@@ -136,16 +137,12 @@ def test_duplicates_do_not_stutter(tmp_path: Path, tiny: Interpolator) -> None:
     assert kept.duplicates == 0 and frozen_steps(read_video(out2)[1][:-2]) >= 3
 
 
-def test_batches_are_ordered_and_independent(tmp_path: Path) -> None:
-    from aprvfi_cli.model import Routing
-
-    torch.manual_seed(1)
-    # static routing: an argmax route bit may flip with batch-size-dependent float rounding
-    tiny = Interpolator(APRVFI(ModelConfig.tiny()), routing=Routing(mode="static"), max_patches=None)
-    source = make_clip(tmp_path / "clip.mp4", frames=9)
-    one, a = run(tmp_path, source, tiny, retime={"slowmo": F(3)}, batch_pairs=1)
-    many, b = run(tmp_path, source, tiny, retime={"slowmo": F(3)}, batch_pairs=5)
-    assert one.frames_out == many.frames_out == 25
+def test_batches_are_ordered_and_independent(tmp_path: Path, use_weights: Path) -> None:
+    tiny = load_model(device="cpu")  # flow-only keeps this fast; batching is the engine's
+    source = make_clip(tmp_path / "clip.mp4", frames=6)
+    one, a = run(tmp_path, source, tiny, retime={"slowmo": F(2)}, batch_pairs=1)
+    many, b = run(tmp_path, source, tiny, retime={"slowmo": F(2)}, batch_pairs=3)
+    assert one.frames_out == many.frames_out == 11
     ta, ia, _ = read_video(a)
     tb, ib, _ = read_video(b)
     assert ta == tb
