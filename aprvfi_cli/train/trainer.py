@@ -263,7 +263,8 @@ class Trainer:
                     self.save()
                     return self.progress
             bar.close()
-            self.validate()
+            if not (self.config.validate_every and self.progress.step % self.config.validate_every == 0):
+                self.validate()  # else the last step has just been validated
             self.save()
             last_save = time.monotonic()
             self._next_stage()
