@@ -177,3 +177,15 @@ def test_flow_only_shortcut_matches_model(use_weights: Path) -> None:
         pair = model.model.estimate(model.to_tensor([a]), model.to_tensor([b]))
         reference = model.to_images(model.model.flow_only(pair, 0.4), np.uint8)[0]
     assert np.abs(fast.astype(int) - reference).max() <= 1
+
+
+def test_cpu_threads_setting(use_weights: Path) -> None:
+    from aprvfi_cli.engine.interpolator import default_cpu_threads
+
+    before = torch.get_num_threads()
+    try:
+        load_model(device="cpu", threads=1)
+        assert torch.get_num_threads() == 1
+        assert default_cpu_threads() >= 1
+    finally:
+        torch.set_num_threads(before)
