@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,15 @@ def test_schedule_warms_up_then_anneals() -> None:
     assert abs(schedule.lr(999) - 2e-5) < 1e-12
     values = [schedule.lr(s) for s in range(100, 1000)]
     assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+
+
+def test_only_the_newest_checkpoints_are_kept(tmp_path: Path) -> None:
+    trainer = Trainer(replace(config(2), keep_checkpoints=2), run_dir=tmp_path, material=material(),
+                      progress_bar=False)
+    names = []
+    for _ in range(3):
+        trainer.run(max_steps=1)
+        names.append(trainer.save().name)
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.is_dir())
+    assert kept == names[1:]
+    assert (tmp_path / "checkpoints" / "latest").read_text().strip() == names[-1]

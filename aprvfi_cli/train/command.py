@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -119,6 +120,7 @@ def train_command(
     validation_triplets: Annotated[int, typer.Option(help="synthetic (and as many clip) validation triplets")] = 16,
     log_every: Annotated[int, typer.Option(help="log the losses every so many steps")] = 10,
     moments: Annotated[str, typer.Option(help="Adam moments in checkpoints: float32 (exact) or bfloat16")] = "float32",
+    keep_checkpoints: Annotated[int, typer.Option(help="checkpoint folders kept in RUN_DIR (newest)")] = 3,
     max_minutes: Annotated[float | None, typer.Option(help="stop (with a checkpoint) after this wall time")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
 ) -> None:
@@ -138,6 +140,7 @@ def train_command(
         validate_every=validate_every, log_every=log_every, moments=moments, workers=workers,
         validation_triplets=validation_triplets,
     )
+    config = replace(config, keep_checkpoints=keep_checkpoints)
     try:
         trainer = build_trainer(config, run_dir=run_dir, cache=cache, device=device, resume=resume,
                                 progress_bar=not no_progress)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -91,6 +92,7 @@ class TrainConfig:
     log_every: int = 10
     moments_dtype: Literal["float32", "bfloat16"] = "float32"
     workers: int = 2
+    keep_checkpoints: int = 3
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -319,6 +321,11 @@ class Trainer:
         save_checkpoint(folder, model=self.model, optimizer=self.optimizer, progress=progress,
                         config=self.config.to_dict(), moments_dtype=dtype)
         save_weights(self.run_dir / "aprvfi-latest.pt", self.model, self.model_card())
+        # older checkpoints go: a run folder must stay small enough to carry between machines
+        older = sorted((p for p in folder.parent.iterdir()
+                        if p.is_dir() and p != folder and p.name.startswith("stage")), key=lambda p: p.stat().st_mtime)
+        for stale in older[: max(len(older) - max(self.config.keep_checkpoints - 1, 0), 0)]:
+            shutil.rmtree(stale, ignore_errors=True)
         self.log({"event": "checkpoint", "path": str(folder)})
         return folder
 
@@ -344,9 +351,10 @@ class Trainer:
 def build_trainer(config: TrainConfig, *, run_dir: str | Path, cache: str | Path, device: str = "auto",
                   resume: str | Path | None = None, progress_bar: bool = True) -> Trainer:
     """Load the data and build a :class:`Trainer`; a resumed run takes its config (stages, data
-    recipe, optimiser) from the checkpoint, and only the machine-dependent loader workers from ``config``."""
+    recipe, optimiser) from the checkpoint; only loader workers and checkpoint retention from ``config``."""
     if resume is not None:
-        config = replace(TrainConfig.from_dict(load_checkpoint(resume)["config"]), workers=config.workers)
+        config = replace(TrainConfig.from_dict(load_checkpoint(resume)["config"]), workers=config.workers,
+                         keep_checkpoints=config.keep_checkpoints)
     material = load_material(cache, config.data)
     return Trainer(config, run_dir=run_dir, material=material, device=pick_device(device), resume=resume,
                    progress_bar=progress_bar)
