@@ -224,3 +224,10 @@ def test_truncated_faststart_file(cli, tmp_path: Path) -> None:
     result = cli("convert", cut, "--fps", "60", "-o", tmp_path / "o.mp4")
     assert_one_error(result, 1, "truncated")
     assert not (tmp_path / "o.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_container_that_cannot_hold_the_codec(cli, clip: Path, tmp_path: Path) -> None:
+    """Fails after decoding started: the decode thread must stop before the input closes."""
+    out = tmp_path / "out.webm"
+    assert_one_error(cli("convert", clip, "--fps", "60", "-o", out), 2, ".webm")
+    assert not out.exists() and leftovers(tmp_path) == []

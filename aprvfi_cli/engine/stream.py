@@ -21,7 +21,12 @@ from aprvfi_cli.engine.interpolator import Interpolator
 from aprvfi_cli.errors import InputError, UsageError
 from aprvfi_cli.video.reader import SourceFrame, VideoReader
 from aprvfi_cli.video.scene import CutDetector, FrameSignature, SceneSettings, is_duplicate
-from aprvfi_cli.video.timeline import OutputFrame, RatePlanner, make_slowmo_planner
+from aprvfi_cli.video.timeline import (
+    OutputFrame,
+    RatePlanner,
+    SlowmoPlanner,
+    make_slowmo_planner,
+)
 from aprvfi_cli.video.writer import EncodeSettings, VideoWriter
 
 Progress = Callable[[int, int | None], None]
@@ -190,66 +195,107 @@ def process_video(
             else:
                 time_base = 1 / out_rate
             total = int(reader.declared_frames * factor) if reader.declared_frames else None
+        plan = _Plan(planner=planner, rate=out_rate, time_base=time_base, total=total)
         frames = _decode_thread(reader)
-        first = next(frames, None)
-        if first is None:
-            raise InputError(f"{source} has no decodable video frames")
-        writer = VideoWriter(
-            target,
-            width=first.image.shape[1],
-            height=first.image.shape[0],
-            rate=out_rate,
-            time_base=time_base,
-            settings=options.encode,
-            source_pix_fmt=reader.pix_fmt,
-            high_bit_depth=reader.high_bit_depth,
-            color=reader.color,
-            rotation=reader.rotation,
-            copy_from=source if options.copy_audio else None,
-            copy_offset=first.pts,
-        )
-        with writer:
-            batcher = _Batcher(
-                interpolator,
-                writer,
-                options.batch_pairs or default_batch_pairs(reader.width, reader.height),
+        try:
+            _run(
+                source=source,
+                target=target,
+                reader=reader,
+                frames=frames,
+                plan=plan,
+                interpolator=interpolator,
+                options=options,
+                progress=progress,
+                result=result,
             )
-            prev: SourceFrame = first
-            prev_sig = FrameSignature.of(first.image)
-            before_last: Fraction | None = None
-            detect_cut = CutDetector(options.scene)
-            disordered = 0
-            batcher.add(first.image, None, False, planner.push(first.pts))
-            for frame in frames:
-                if frame.pts <= prev.pts:
-                    disordered += 1  # broken timestamps: the frame cannot be placed in time
-                    continue
-                sig = FrameSignature.of(frame.image)
-                if is_duplicate(prev_sig, sig, options.scene):
-                    result.duplicates += 1  # interpolate across it instead of freezing
-                    continue
-                cut = detect_cut(prev_sig, sig)
-                result.cuts += cut
-                batcher.add(prev.image, frame.image, cut, planner.push(frame.pts))
-                before_last, prev, prev_sig = prev.pts, frame, sig
-                if progress:
-                    progress(batcher.written, total)
-            if disordered:
-                result.notes.append(f"{disordered} frames dropped: timestamps not increasing")
-            if reader.frames_decoded < 2:
-                raise InputError(f"{source} has only one frame: nothing to interpolate")
-            last_pts = _last_decoded_pts(reader, prev)
-            end = reader.end_time(last_pts, before_last)
-            batcher.add(prev.image, None, False, planner.finish(end))
-            batcher.flush()
-            if progress:
-                progress(batcher.written, batcher.written)
-        result.frames_in = reader.frames_decoded
-        result.frames_out = writer.frames_written
-        result.copied_packets = writer.copied_packets
-        result.notes.extend(writer.notes)
+        finally:
+            frames.close()  # stop the decode thread before the reader's container closes
     result.seconds = time.perf_counter() - started
     return result
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The timeline planner and the output's rate (frames/s), time base (s) and frame estimate."""
+
+    planner: RatePlanner | SlowmoPlanner
+    rate: Fraction
+    time_base: Fraction
+    total: int | None
+
+
+def _run(
+    *,
+    source: Path,
+    target: Path,
+    reader: VideoReader,
+    frames: Iterator[SourceFrame],
+    plan: _Plan,
+    interpolator: Interpolator,
+    options: JobOptions,
+    progress: Progress | None,
+    result: JobResult,
+) -> None:
+    """The body of :func:`process_video` once decoding runs (split so the thread always stops)."""
+    planner, total = plan.planner, plan.total
+    first = next(frames, None)
+    if first is None:
+        raise InputError(f"{source} has no decodable video frames")
+    writer = VideoWriter(
+        target,
+        width=first.image.shape[1],
+        height=first.image.shape[0],
+        rate=plan.rate,
+        time_base=plan.time_base,
+        settings=options.encode,
+        source_pix_fmt=reader.pix_fmt,
+        high_bit_depth=reader.high_bit_depth,
+        color=reader.color,
+        rotation=reader.rotation,
+        copy_from=source if options.copy_audio else None,
+        copy_offset=first.pts,
+    )
+    with writer:
+        batcher = _Batcher(
+            interpolator,
+            writer,
+            options.batch_pairs or default_batch_pairs(reader.width, reader.height),
+        )
+        prev: SourceFrame = first
+        prev_sig = FrameSignature.of(first.image)
+        before_last: Fraction | None = None
+        detect_cut = CutDetector(options.scene)
+        disordered = 0
+        batcher.add(first.image, None, False, planner.push(first.pts))
+        for frame in frames:
+            if frame.pts <= prev.pts:
+                disordered += 1  # broken timestamps: the frame cannot be placed in time
+                continue
+            sig = FrameSignature.of(frame.image)
+            if is_duplicate(prev_sig, sig, options.scene):
+                result.duplicates += 1  # interpolate across it instead of freezing
+                continue
+            cut = detect_cut(prev_sig, sig)
+            result.cuts += cut
+            batcher.add(prev.image, frame.image, cut, planner.push(frame.pts))
+            before_last, prev, prev_sig = prev.pts, frame, sig
+            if progress:
+                progress(batcher.written, total)
+        if disordered:
+            result.notes.append(f"{disordered} frames dropped: timestamps not increasing")
+        if reader.frames_decoded < 2:
+            raise InputError(f"{source} has only one frame: nothing to interpolate")
+        last_pts = _last_decoded_pts(reader, prev)
+        end = reader.end_time(last_pts, before_last)
+        batcher.add(prev.image, None, False, planner.finish(end))
+        batcher.flush()
+        if progress:
+            progress(batcher.written, batcher.written)
+    result.frames_in = reader.frames_decoded
+    result.frames_out = writer.frames_written
+    result.copied_packets = writer.copied_packets
+    result.notes.extend(writer.notes)
 
 
 def _last_decoded_pts(reader: VideoReader, last_kept: SourceFrame) -> Fraction:

@@ -147,7 +147,13 @@ class VideoWriter:
             raise
 
     def _setup_video(self, encoder: str, settings: EncodeSettings, width: int, height: int, rotation: int) -> None:
-        stream = self.container.add_stream(encoder, rate=self.rate)
+        try:
+            stream = self.container.add_stream(encoder, rate=self.rate)
+        except ValueError as error:  # e.g. H.264 in .webm
+            raise UsageError(
+                f"{self.target.suffix or 'this'} files cannot hold {encoder} video "
+                "(choose another output extension or --codec)"
+            ) from error
         stream.width, stream.height = width, height
         stream.pix_fmt = self.pix_fmt
         stream.time_base = self.time_base
