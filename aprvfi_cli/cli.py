@@ -119,9 +119,9 @@ def _model(common: Common):
 def _options(common: Common, *, fps: Fraction | None, slowmo: Fraction | None, audio: bool):
     from aprvfi_cli.engine.stream import JobOptions, Retime
     from aprvfi_cli.video.scene import SceneSettings
-    from aprvfi_cli.video.writer import EncodeSettings, resolve_encoder
+    from aprvfi_cli.video.writer import EncodeSettings, check_preset, resolve_encoder
 
-    resolve_encoder(common.codec)  # a usage error before any work
+    check_preset(resolve_encoder(common.codec), common.preset)  # usage errors before any work
     if common.scene_threshold < 0 or common.scene_threshold > 1:
         raise UsageError("--scene-threshold must lie in [0, 1]")
     return JobOptions(

@@ -173,6 +173,8 @@ def test_bad_device_precision_route_codec(cli, clip: Path, tmp_path: Path) -> No
     assert_one_error(cli("convert", clip, "--fps", "60", "-o", out, "--route", "a,b"), 2, "route")
     assert_one_error(cli("convert", clip, "--fps", "60", "-o", out, "--codec", "nope"), 2, "nope")
     assert_one_error(cli("convert", clip, "--fps", "60", "-o", out, "--bogus"), 2, "bogus")
+    assert_one_error(cli("convert", clip, "--fps", "60", "-o", out, "--preset", "x"), 2, "preset")
+    assert_one_error(cli("convert", clip, "--fps", "60", "-o", out, "--crf", "99"), 2, "crf")
 
 
 def test_disk_full_mid_write(cli, clip: Path, tmp_path: Path, monkeypatch) -> None:

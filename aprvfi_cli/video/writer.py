@@ -62,6 +62,20 @@ def resolve_encoder(codec: str) -> str:
     raise UsageError(f"video encoder {codec!r} is not available in this PyAV/FFmpeg build")
 
 
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow", "placebo")  # fmt: skip
+
+
+def check_preset(encoder: str, preset: str | None) -> None:
+    """Reject a preset the encoder would refuse (before any work, with a usage error)."""
+    if preset is None:
+        return
+    if encoder in ("libx264", "libx265") and preset not in X26X_PRESETS:
+        raise UsageError(f"--preset for {encoder}: one of {', '.join(X26X_PRESETS)}")
+    if encoder == "libsvtav1" and not (preset.isdigit() and 0 <= int(preset) <= 13):
+        raise UsageError("--preset for libsvtav1: a number from 0 (slowest) to 13 (fastest)")
+
+
 def choose_pix_fmt(encoder: str, source: str, *, high_bit_depth: bool, wanted: str | None) -> str:
     """Keep ``source``'s pixel format if the encoder takes it; else the nearest 4:2:0."""
     supported = [f.name for f in av.Codec(encoder, "w").video_formats or []]
