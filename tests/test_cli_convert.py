@@ -180,3 +180,24 @@ def test_convert_copies_subtitles(cli, clips, tmp_path) -> None:
     assert [data for _, data in subtitle_packets(out)] == [b"Hello", b"World"]
     assert subtitle_packets(out) == subtitle_packets(source)
     assert audio_packets(out) == audio_packets(source)
+
+
+def test_convert_keeps_audio_offset_when_video_starts_late(cli, tmp_path) -> None:
+    """Video starting 0.1 s after the audio: the output shifts both by the same amount."""
+    pts = [F(1, 10) + F(i, 30) for i in range(9)]
+    source = make_clip(tmp_path / "late.mp4", frames=9, pts=pts, audio=True)
+    out = tmp_path / "out.mp4"
+    assert cli("convert", source, "--fps", "60", "-o", out).code == 0
+
+    def offset(path: Path) -> F:
+        """First video time minus first audio time (s)."""
+        with av.open(str(path)) as container:
+            video = container.streams.video[0]
+            frame = next(container.decode(video))
+            first_video = F(frame.pts) * F(frame.time_base)
+            audio = container.streams.audio[0]
+            first_audio = min(p.pts for p in container.demux(audio) if p.size) * F(audio.time_base)
+        return first_video - first_audio
+
+    assert abs(offset(out) - offset(source)) <= F(1, 1000)
+    assert [d for _, d in audio_packets(out)] == [d for _, d in audio_packets(source)]
