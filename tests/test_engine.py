@@ -179,13 +179,19 @@ def test_flow_only_shortcut_matches_model(use_weights: Path) -> None:
     assert np.abs(fast.astype(int) - reference).max() <= 1
 
 
-def test_cpu_threads_setting(use_weights: Path) -> None:
+def test_cpu_threads_setting(use_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from aprvfi_cli.engine.interpolator import default_cpu_threads
 
     before = torch.get_num_threads()
     try:
         load_model(device="cpu", threads=1)
         assert torch.get_num_threads() == 1
-        assert default_cpu_threads() >= 1
+        monkeypatch.delenv("APRVFI_THREADS", raising=False)
+        assert default_cpu_threads() is None  # torch's default: every core
+        monkeypatch.setenv("APRVFI_THREADS", "3")
+        assert default_cpu_threads() == 3
+        monkeypatch.setenv("APRVFI_THREADS", "zero")
+        with pytest.raises(UsageError, match="APRVFI_THREADS"):
+            default_cpu_threads()
     finally:
         torch.set_num_threads(before)
