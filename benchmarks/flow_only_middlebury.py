@@ -33,7 +33,7 @@ def main() -> None:
     rows = []
     for triplet in middlebury_triplets(args.data):
         start = time.perf_counter()
-        pair = model.estimate(to_tensor(triplet.frame0), to_tensor(triplet.frame1))
+        pair = model.estimate(to_tensor(triplet.frame0), to_tensor(triplet.frame1), context=False)
         frame = to_uint8(model.flow_only(pair, 0.5)[0].permute(1, 2, 0).numpy())
         seconds = time.perf_counter() - start
         average = ((triplet.frame0.astype(np.float64) + triplet.frame1) / 2).round().astype(np.uint8)
