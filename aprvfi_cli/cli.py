@@ -13,10 +13,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 
-import typer
+from aprvfi_cli.runtime import choose_openmp_wait_policy
 
-from aprvfi_cli import __version__
-from aprvfi_cli.errors import AprvfiError, InputError, OutputError, UsageError
+choose_openmp_wait_policy()  # before anything imports torch
+
+import typer  # noqa: E402
+
+from aprvfi_cli import __version__  # noqa: E402
+from aprvfi_cli.errors import AprvfiError, InputError, OutputError, UsageError  # noqa: E402
 
 app = typer.Typer(
     name="aprvfi",
