@@ -2,7 +2,12 @@
 
 import sys
 
+from aprvfi_cli.errors import AprvfiError
 from aprvfi_cli.eval.speed import main
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except AprvfiError as error:
+        print(f"model_speed: error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
+from aprvfi_cli.errors import UsageError
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 
 
@@ -38,13 +39,13 @@ class SpeedResult:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"2048x1080"`` -> (2048, 1080)."""
+    """``"2048x1080"`` -> (2048, 1080); :class:`UsageError` for anything else."""
     try:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 2048x1080, got {text!r}") from None
+        raise UsageError(f"--sizes: a size looks like 2048x1080, got {text!r}") from None
     if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+        raise UsageError(f"--sizes: width and height must be positive, got {text!r}")
     return width, height
 
 
@@ -52,7 +53,7 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda was asked for but no CUDA GPU is available")
+        raise UsageError("--device cuda: no CUDA GPU is available (use --device cpu)")
     return torch.device(name)
 
 
@@ -143,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = ModelConfig.preset(args.preset)
-    routing_apr = Routing.parse(args.route) if args.route else Routing(mode="keep", keep_ratios=config.keep_ratios)
+    try:
+        routing_apr = Routing.parse(args.route) if args.route else Routing(mode="keep", keep_ratios=config.keep_ratios)
+    except ValueError as error:
+        raise UsageError(f"--route: {error}") from None
     model = APRVFI(config).eval().to(device)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # 3.5x faster 3x3 convs on CPU
