@@ -140,10 +140,15 @@ class APRVFI(nn.Module):
         # Padding is not content: it must not splat into the visible frame.
         inside = torch.zeros_like(pair.image0[:, :1])
         inside[..., : pair.size[0], : pair.size[1]] = 1
-        splat0 = forward_splat(torch.cat([pair.image0, pair.context0], dim=1), flow0t, weight=inside)
-        splat1 = forward_splat(torch.cat([pair.image1, pair.context1], dim=1), flow1t, weight=inside)
+        splat0 = forward_splat(pair.image0, flow0t, weight=inside)
+        splat1 = forward_splat(pair.image1, flow1t, weight=inside)
+        # Context is splatted on its own: no (image + context) copy of the whole frame.
+        context0, context1 = pair.context0, pair.context1
+        if context0.shape[1]:
+            context0 = forward_splat(context0, flow0t, weight=inside).image
+            context1 = forward_splat(context1, flow1t, weight=inside).image
         blend = (1 - t) * pair.image0 + t * pair.image1
-        raw0, raw1 = splat0.image[:, :3], splat1.image[:, :3]
+        raw0, raw1 = splat0.image, splat1.image
         hole0, hole1 = splat0.hole.bool(), splat1.hole.bool()
         image0 = torch.where(hole0, torch.where(hole1, blend, raw1), raw0)
         image1 = torch.where(hole1, torch.where(hole0, blend, raw0), raw1)
@@ -154,8 +159,8 @@ class APRVFI(nn.Module):
             hole1=splat1.hole,
             flow0t=flow0t,
             flow1t=flow1t,
-            context0=splat0.image[:, 3:],
-            context1=splat1.image[:, 3:],
+            context0=context0,
+            context1=context1,
             t=t,
         )
 

@@ -29,7 +29,9 @@ class SplatResult:
     hole: Tensor
 
 
-def forward_splat(source: Tensor, flow: Tensor, *, weight: Tensor | None = None) -> SplatResult:
+def forward_splat(
+    source: Tensor, flow: Tensor, *, weight: Tensor | None = None, chunk_pixels: int = 1 << 18
+) -> SplatResult:
     """Average-splat ``source`` along ``flow``.
 
     Args:
@@ -37,6 +39,8 @@ def forward_splat(source: Tensor, flow: Tensor, *, weight: Tensor | None = None)
         flow: (B, 2, H, W) displacement in pixels; channel 0 is x (right), 1 is y (down).
         weight: optional (B, 1, H, W) importance of each source pixel (default 1); a pixel of
             weight 0 (e.g. padding) lands nowhere.
+        chunk_pixels: source pixels scattered at a time; bounds the temporary memory to
+            about ``chunk_pixels * C`` values whatever the frame size (4K included).
 
     Returns:
         A :class:`SplatResult` with the splatted image, the weight map and the hole mask.
@@ -47,45 +51,49 @@ def forward_splat(source: Tensor, flow: Tensor, *, weight: Tensor | None = None)
     if flow.shape != (batch, 2, height, width):
         raise ValueError(f"flow must be ({batch}, 2, {height}, {width}), got {tuple(flow.shape)}")
 
-    flow = flow.to(source.dtype)
-    grid_y, grid_x = torch.meshgrid(
-        torch.arange(height, device=source.device, dtype=source.dtype),
-        torch.arange(width, device=source.device, dtype=source.dtype),
-        indexing="ij",
-    )
-    target_x = grid_x + flow[:, 0]  # (B, H, W)
-    target_y = grid_y + flow[:, 1]
-    left = torch.floor(target_x)
-    top = torch.floor(target_y)
-    frac_x = target_x - left
-    frac_y = target_y - top
+    pixels = batch * height * width
+    # (N, C) rows in (b, y, x) order: a free view when the source is channels_last.
+    values = source.permute(0, 2, 3, 1).reshape(pixels, channels)
+    flow_x = flow[:, 0].to(source.dtype).reshape(pixels)
+    flow_y = flow[:, 1].to(source.dtype).reshape(pixels)
+    source_weight = None if weight is None else weight.to(source.dtype).reshape(pixels)
+    accumulated = source.new_zeros(pixels, channels)
+    total = source.new_zeros(pixels)
 
-    # Values carry an extra channel of ones so one scatter gives both the sum and the weight.
-    ones = torch.ones_like(source[:, :1])
-    values = torch.cat([source, ones], dim=1).permute(0, 2, 3, 1).reshape(-1, channels + 1)
-    # The source weight scales each pixel's (1-channel) bilinear weights, not its C values.
-    source_weight = None if weight is None else weight.to(source.dtype).reshape(-1, 1)
-    batch_offset = (torch.arange(batch, device=source.device) * (height * width)).view(batch, 1, 1)
+    for start in range(0, pixels, chunk_pixels):
+        rows = torch.arange(start, min(start + chunk_pixels, pixels), device=source.device)
+        image_index = rows // (height * width)
+        target_x = (rows % width).to(source.dtype) + flow_x[rows]
+        target_y = ((rows // width) % height).to(source.dtype) + flow_y[rows]
+        left, top = torch.floor(target_x), torch.floor(target_y)
+        frac_x, frac_y = target_x - left, target_y - top
+        chunk_values = values[rows]
+        for corner_x, corner_y, bilinear in (
+            (left, top, (1 - frac_x) * (1 - frac_y)),
+            (left + 1, top, frac_x * (1 - frac_y)),
+            (left, top + 1, (1 - frac_x) * frac_y),
+            (left + 1, top + 1, frac_x * frac_y),
+        ):
+            inside = (corner_x >= 0) & (corner_x <= width - 1) & (corner_y >= 0) & (corner_y <= height - 1)
+            index = (
+                image_index * (height * width)
+                + corner_y.clamp(0, height - 1).long() * width
+                + corner_x.clamp(0, width - 1).long()
+            )
+            bilinear = bilinear * inside
+            if source_weight is not None:
+                bilinear = bilinear * source_weight[rows]
+            accumulated.index_add_(0, index, chunk_values * bilinear[:, None])
+            total.index_add_(0, index, bilinear)
 
-    accumulated = source.new_zeros(batch * height * width, channels + 1)
-    corners = (
-        (left, top, (1 - frac_x) * (1 - frac_y)),
-        (left + 1, top, frac_x * (1 - frac_y)),
-        (left, top + 1, (1 - frac_x) * frac_y),
-        (left + 1, top + 1, frac_x * frac_y),
-    )
-    for corner_x, corner_y, bilinear in corners:
-        inside = (corner_x >= 0) & (corner_x <= width - 1) & (corner_y >= 0) & (corner_y <= height - 1)
-        index = corner_y.clamp(0, height - 1).long() * width + corner_x.clamp(0, width - 1).long()
-        index = (index + batch_offset).reshape(-1)
-        bilinear = (bilinear * inside).reshape(-1, 1)
-        if source_weight is not None:
-            bilinear = bilinear * source_weight
-        accumulated.index_add_(0, index, values * bilinear)
-
-    accumulated = accumulated.view(batch, height, width, channels + 1).permute(0, 3, 1, 2)
-    total = accumulated[:, channels:]
+    total = total.view(batch, height, width, 1)
     hole = (total == 0).to(source.dtype)
     # A normaliser of 0 becomes 1 so holes come out as 0 (the EBME convention).
-    image = accumulated[:, :channels] / (total + hole)
-    return SplatResult(image=image, weight=total, hole=hole)
+    denominator = total + hole
+    accumulated = accumulated.view(batch, height, width, channels)
+    image = accumulated / denominator if accumulated.requires_grad else accumulated.div_(denominator)
+    return SplatResult(
+        image=image.permute(0, 3, 1, 2),
+        weight=total.permute(0, 3, 1, 2),
+        hole=hole.permute(0, 3, 1, 2),
+    )
