@@ -13,9 +13,9 @@ from conftest import make_clip, pattern
 from typer.testing import CliRunner
 
 from aprvfi_cli.eval.command import eval_command
-from aprvfi_cli.eval.images import write_image
 from aprvfi_cli.eval.metrics import psnr
 from aprvfi_cli.eval.sets import open_eval_set
+from aprvfi_cli.video.images import write_image
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aprvfi_cli.eval.images import read_image
 from aprvfi_cli.eval.ssim import gaussian_window, ssim
+from aprvfi_cli.video.images import read_image
 
 MIDDLEBURY = Path(__file__).resolve().parents[2] / "shared/data/middlebury_other/other-data/Venus"
 

@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from conftest import make_clip
 from typer.testing import CliRunner
 
-from aprvfi_cli.eval.images import write_image
 from aprvfi_cli.model.weights import load_weights
 from aprvfi_cli.train.command import data_app, train_app
 from aprvfi_cli.train.holdout import sha256_file
+from aprvfi_cli.video.images import write_image
 
 
 @pytest.fixture(autouse=True)

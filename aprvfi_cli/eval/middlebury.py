@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aprvfi_cli.eval.images import read_image
+from aprvfi_cli.video.images import read_image
 
 
 @dataclass(frozen=True)

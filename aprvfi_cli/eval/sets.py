@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from aprvfi_cli.eval.images import read_image
 from aprvfi_cli.eval.middlebury import Triplet, middlebury_triplets
 from aprvfi_cli.train.clip_triplets import plan_triplets, scan_clip, subsample
 from aprvfi_cli.train.decode import iter_frames
+from aprvfi_cli.video.images import read_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 

@@ -25,7 +25,7 @@ def have_pyav() -> bool:
 def read_photo(path: str | Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB of a still image."""
     if have_pyav():
-        from aprvfi_cli.eval.images import read_image
+        from aprvfi_cli.video.images import read_image
 
         return read_image(path)
     from PIL import Image

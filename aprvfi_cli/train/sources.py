@@ -224,7 +224,7 @@ def prepare(
         work: where packages are downloaded and extracted (default: a temporary folder,
             removed afterwards).
     """
-    from aprvfi_cli.eval.images import write_image
+    from aprvfi_cli.video.images import write_image
 
     settings = settings or PrepareSettings()
     cache = Path(cache)

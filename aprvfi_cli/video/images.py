@@ -11,9 +11,9 @@ from aprvfi_cli.errors import InputError, OutputError
 from aprvfi_cli.video.reader import check_input_path
 
 
-def read_image(path: Path) -> np.ndarray:
+def read_image(path: str | Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB of an image file; :class:`InputError` if it is not one."""
-    check_input_path(path)
+    path = check_input_path(Path(path))
     try:
         with av.open(str(path), mode="r") as container:
             if not container.streams.video:
@@ -25,8 +25,9 @@ def read_image(path: Path) -> np.ndarray:
     raise InputError(f"no picture in {path}")
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
+def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write (H, W, 3) uint8 RGB as PNG, via a temporary file renamed on success."""
+    path = Path(path)
     temp = path.with_name(f".{path.stem}.aprvfi-part.png")
     try:
         with av.open(str(temp), mode="w", format="image2") as container:
