@@ -223,3 +223,15 @@ def with_subtitles(clip: Path, target: Path, srt: str) -> Path:
 def subtitle_packets(path: Path) -> list[tuple[int, bytes]]:
     with av.open(str(path)) as container:
         return [(p.pts, bytes(p)) for p in container.demux(container.streams.subtitles[0]) if p.size]
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """One torch thread for the training tests: on a busy 2-core machine a second, spinning
+    OpenMP thread slows every small op down."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import typer
 from conftest import make_clip, pattern
 from typer.testing import CliRunner
@@ -17,14 +16,7 @@ from aprvfi_cli.eval.metrics import psnr
 from aprvfi_cli.eval.sets import open_eval_set
 from aprvfi_cli.video.images import write_image
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, a second spinning thread slows everything down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def vimeo(root: Path, sequences: int = 2) -> Path:

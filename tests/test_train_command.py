@@ -17,14 +17,7 @@ from aprvfi_cli.train.command import data_app, train_app
 from aprvfi_cli.train.holdout import sha256_file
 from aprvfi_cli.video.images import write_image
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, a second spinning thread slows everything down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def fake_cache(root: Path) -> Path:

@@ -11,14 +11,7 @@ import torch.nn.functional as F
 
 from aprvfi_cli.train.synthetic import Layer, SyntheticConfig, render_triplet, synthetic_triplet
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, a second spinning thread slows everything down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def textures(count: int = 3, size: int = 160) -> list[torch.Tensor]:

@@ -15,14 +15,7 @@ from aprvfi_cli.train.schedule import LRSchedule
 from aprvfi_cli.train.synthetic import SyntheticConfig
 from aprvfi_cli.train.trainer import StageConfig, TrainConfig, Trainer, stage_data
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, a second spinning thread slows everything down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def material() -> Material:
