@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
+from aprvfi_cli.engine.interpolator import resolve_device
 from aprvfi_cli.errors import UsageError
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 
@@ -47,14 +48,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if width < 1 or height < 1:
         raise UsageError(f"--sizes: width and height must be positive, got {text!r}")
     return width, height
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA GPU is available (use --device cpu)")
-    return torch.device(name)
 
 
 def _timed(run: Callable[[], None], device: torch.device) -> float:
@@ -140,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON")
     args = parser.parse_args(argv)
     sizes = [parse_size(part) for part in args.sizes.split(",")]
-    device = pick_device(args.device)
+    device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     config = ModelConfig.preset(args.preset)

@@ -38,7 +38,15 @@ def load_ebme_flow(flow: BidirectionalFlow, path: str | Path) -> None:
 
 def load_flow_state(flow: BidirectionalFlow, state: dict[str, torch.Tensor], *, source: str) -> None:
     """Strictly load a BiFlowNet state dict, with one readable error for any mismatch."""
-    own = flow.state_dict()
+    load_strict(flow, state, source=source)
+
+
+def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
+    """Load ``state`` into ``module``: every tensor used, every parameter filled, shapes equal.
+
+    Raises :class:`WeightsError` naming the missing, unused and mis-shaped keys.
+    """
+    own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unused = sorted(set(state) - set(own))
     wrong = [
@@ -48,7 +56,6 @@ def load_flow_state(flow: BidirectionalFlow, state: dict[str, torch.Tensor], *, 
     ]
     if missing or unused or wrong:
         raise WeightsError(
-            f"{source} does not fit the flow network: missing {missing}, unused {unused}, "
-            f"shape mismatch {wrong}"
+            f"{source} does not fit the network: missing {missing}, unused {unused}, shape mismatch {wrong}"
         )
-    flow.load_state_dict(state, strict=True)
+    module.load_state_dict(state, strict=True)

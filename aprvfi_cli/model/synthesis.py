@@ -101,7 +101,7 @@ class SynthesisNet(nn.Module):
             straight-through route values, so gradients reach the router).
         """
         features = self.refine(guide=guide, index=index, context=context, route=route, dense=dense)
-        return self.head(self.fusion_norm(torch.stack(features).sum(dim=0)))
+        return self.head(self.fusion_norm(sum(features[1:], features[0])))  # add&norm, no stacked copy
 
     def refine(
         self, *, guide: Tensor, index: Tensor, context: PatchContext, route: Tensor | None, dense: bool = False

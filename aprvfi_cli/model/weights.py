@@ -10,7 +10,7 @@ import torch
 
 from aprvfi_cli.model.apr_vfi import APRVFI
 from aprvfi_cli.model.config import ModelConfig
-from aprvfi_cli.model.ebme import WeightsError, load_ebme_flow
+from aprvfi_cli.model.ebme import WeightsError, load_ebme_flow, load_strict
 
 FORMAT = "aprvfi-weights/1"
 DEFAULT_WEIGHTS = "aprvfi-default.pt"
@@ -69,17 +69,7 @@ def load_weights(path: str | Path) -> APRVFI:
         model = APRVFI(ModelConfig.from_dict(payload["config"]))
     except (TypeError, ValueError) as error:
         raise WeightsError(f"{path} has an invalid model config: {error}") from error
-    state = payload["state_dict"]
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unused = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unused or wrong:
-        raise WeightsError(
-            f"{path} does not fit its model: {len(missing)} missing, {len(unused)} unused, "
-            f"{len(wrong)} wrong shape (first: {(missing + unused + wrong)[0]})"
-        )
-    model.load_state_dict(state, strict=True)
+    load_strict(model, payload["state_dict"], source=str(path))
     return model
 
 

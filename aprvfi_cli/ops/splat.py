@@ -61,13 +61,14 @@ def forward_splat(
     total = source.new_zeros(pixels)
 
     for start in range(0, pixels, chunk_pixels):
-        rows = torch.arange(start, min(start + chunk_pixels, pixels), device=source.device)
+        stop = min(start + chunk_pixels, pixels)
+        rows = torch.arange(start, stop, device=source.device)
         image_index = rows // (height * width)
-        target_x = (rows % width).to(source.dtype) + flow_x[rows]
-        target_y = ((rows // width) % height).to(source.dtype) + flow_y[rows]
+        target_x = (rows % width).to(source.dtype) + flow_x[start:stop]
+        target_y = ((rows // width) % height).to(source.dtype) + flow_y[start:stop]
         left, top = torch.floor(target_x), torch.floor(target_y)
         frac_x, frac_y = target_x - left, target_y - top
-        chunk_values = values[rows]
+        chunk_values = values[start:stop]  # a view, not a copy
         for corner_x, corner_y, bilinear in (
             (left, top, (1 - frac_x) * (1 - frac_y)),
             (left + 1, top, frac_x * (1 - frac_y)),
@@ -82,7 +83,7 @@ def forward_splat(
             )
             bilinear = bilinear * inside
             if source_weight is not None:
-                bilinear = bilinear * source_weight[rows]
+                bilinear = bilinear * source_weight[start:stop]
             accumulated.index_add_(0, index, chunk_values * bilinear[:, None])
             total.index_add_(0, index, bilinear)
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from aprvfi_cli.engine.interpolator import resolve_device
 from aprvfi_cli.eval.metrics import psnr, to_uint8
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing, load_ebme_flow
 from aprvfi_cli.model.weights import ebme_flow_weights, load_weights, save_weights
@@ -109,10 +110,6 @@ class TrainConfig:
         )
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else torch.device(name)
-
-
 def stage_data(config: TrainConfig, stage: StageConfig) -> DataConfig:
     """The data recipe at a stage's crop size; motion is capped at half the crop (a layer moving
     farther would simply leave the crop)."""
@@ -129,7 +126,7 @@ class Trainer:
         self.config, self.material = config, material
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.device = device or pick_device()
+        self.device = device or resolve_device("auto")
         self.progress_bar = progress_bar
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick the fastest kernels
@@ -356,5 +353,5 @@ def build_trainer(config: TrainConfig, *, run_dir: str | Path, cache: str | Path
         config = replace(TrainConfig.from_dict(load_checkpoint(resume)["config"]), workers=config.workers,
                          keep_checkpoints=config.keep_checkpoints)
     material = load_material(cache, config.data)
-    return Trainer(config, run_dir=run_dir, material=material, device=pick_device(device), resume=resume,
+    return Trainer(config, run_dir=run_dir, material=material, device=resolve_device(device), resume=resume,
                    progress_bar=progress_bar)
