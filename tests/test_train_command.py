@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from aprvfi_cli.model.weights import load_weights
 from aprvfi_cli.train.command import data_app, train_app
-from aprvfi_cli.train.holdout import sha256_file
+from aprvfi_cli.data.holdout import sha256_file
 from aprvfi_cli.video.images import write_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

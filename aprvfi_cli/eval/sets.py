@@ -5,7 +5,7 @@ Layouts (DESIGN §5):
 - Vimeo90K: ``<seq>/im1.png, im2.png, im3.png`` at any depth (im2 is the truth).
 - A folder of consecutive frames (e.g. the Sintel frames): (f[k], f[k+2] -> f[k+1]) for every k.
 - A video file: leave-one-out triplets (f[2k], f[2k+2] -> f[2k+1]), skipping shot cuts and
-  near-duplicate frames (see :mod:`aprvfi_cli.train.clip_triplets`).
+  near-duplicate frames (see :mod:`aprvfi_cli.data.triplets`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from aprvfi_cli.data.decode import iter_frames
+from aprvfi_cli.data.triplets import plan_triplets, scan_clip, spread
 from aprvfi_cli.eval.middlebury import Triplet, middlebury_triplets
-from aprvfi_cli.train.clip_triplets import plan_triplets, scan_clip, subsample
-from aprvfi_cli.train.decode import iter_frames
 from aprvfi_cli.video.images import read_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -35,44 +35,46 @@ class EvalSet:
     triplets: Iterator[Triplet]
 
 
-def _spread(items: list, limit: int | None) -> list:
-    if limit is None or len(items) <= limit:
-        return items
-    picks = np.linspace(0, len(items) - 1, limit).round().astype(int)
-    return [items[i] for i in sorted(set(picks.tolist()))]
-
-
 def vimeo_folders(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.rglob("im1.png") if (p.parent / "im2.png").is_file()
-                  and (p.parent / "im3.png").is_file())
+    return sorted(
+        p.parent for p in root.rglob("im1.png") if (p.parent / "im2.png").is_file() and (p.parent / "im3.png").is_file()
+    )
 
 
 def _vimeo(root: Path, limit: int | None) -> EvalSet:
     folders = vimeo_folders(root)
-    chosen = _spread(folders, limit)
+    chosen = spread(folders, limit)
 
     def generate() -> Iterator[Triplet]:
         for folder in chosen:
-            yield Triplet(name=folder.relative_to(root).as_posix(), frame0=read_image(folder / "im1.png"),
-                          truth=read_image(folder / "im2.png"), frame1=read_image(folder / "im3.png"))
+            yield Triplet(
+                name=folder.relative_to(root).as_posix(),
+                frame0=read_image(folder / "im1.png"),
+                truth=read_image(folder / "im2.png"),
+                frame1=read_image(folder / "im3.png"),
+            )
 
     return EvalSet(root, "vimeo90k", len(chosen), len(folders) - len(chosen), generate())
 
 
 def _middlebury(root: Path, limit: int | None) -> EvalSet:
     triplets = middlebury_triplets(root)
-    chosen = _spread(triplets, limit)
+    chosen = spread(triplets, limit)
     return EvalSet(root, "middlebury", len(chosen), len(triplets) - len(chosen), iter(chosen))
 
 
 def _frame_folder(root: Path, limit: int | None) -> EvalSet:
     frames = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    starts = _spread(list(range(len(frames) - 2)), limit)
+    starts = spread(list(range(len(frames) - 2)), limit)
 
     def generate() -> Iterator[Triplet]:
         for k in starts:
-            yield Triplet(name=frames[k + 1].name, frame0=read_image(frames[k]), truth=read_image(frames[k + 1]),
-                          frame1=read_image(frames[k + 2]))
+            yield Triplet(
+                name=frames[k + 1].name,
+                frame0=read_image(frames[k]),
+                truth=read_image(frames[k + 1]),
+                frame1=read_image(frames[k + 2]),
+            )
 
     return EvalSet(root, "frames", len(starts), max(len(frames) - 2, 0) - len(starts), generate())
 
@@ -81,7 +83,7 @@ def _video(path: Path, limit: int | None) -> EvalSet:
     steps = scan_clip(path)
     possible = max((steps.frames - 1) // 2, 0)
     planned = plan_triplets(steps, gaps=(1,), stride=2)
-    chosen = subsample(planned, limit) if limit else planned
+    chosen = spread(planned, limit)
 
     def generate() -> Iterator[Triplet]:
         wanted = {i for t in chosen for i in t}

@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aprvfi_cli.data.sources import PrepareSettings, check_cache, prepare
 from aprvfi_cli.errors import UsageError
 from aprvfi_cli.train.dataset import DataConfig
-from aprvfi_cli.train.sources import PrepareSettings, check_cache, prepare
 from aprvfi_cli.train.trainer import StageConfig, TrainConfig, build_trainer, paper_stages
 
 DEFAULT_CACHE = Path("cache")

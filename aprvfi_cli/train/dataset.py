@@ -15,11 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from aprvfi_cli.data.decode import iter_frames
+from aprvfi_cli.data.holdout import check_not_held_out
+from aprvfi_cli.data.sources import load_manifest
+from aprvfi_cli.data.triplets import spread
 from aprvfi_cli.train.augment import AugmentConfig, augment, random_crop
-from aprvfi_cli.train.decode import iter_frames, read_photo
-from aprvfi_cli.train.holdout import check_not_held_out
-from aprvfi_cli.train.sources import load_manifest
 from aprvfi_cli.train.synthetic import SyntheticConfig, synthetic_triplet
+from aprvfi_cli.video.images import read_image
 
 # key of the validation streams: never equal to a training key (seed, step, index)
 _VALIDATION_KEY = 7_777_777
@@ -61,8 +63,7 @@ class DataConfig:
         for key in ("layers", "object_size", "softness", "texture_zoom"):
             if key in synthetic:
                 synthetic[key] = tuple(synthetic[key])
-        return cls(synthetic=SyntheticConfig(**synthetic), augment=AugmentConfig(**values.pop("augment", {})),
-                   **values)
+        return cls(synthetic=SyntheticConfig(**synthetic), augment=AugmentConfig(**values.pop("augment", {})), **values)
 
 
 @dataclass
@@ -106,21 +107,28 @@ def load_material(cache: str | Path, config: DataConfig, *, clips: bool = True) 
         for entry in source["files"]:
             if entry["file"].startswith("photos/"):
                 check_not_held_out(cache / entry["file"], sha256=entry["source_sha256"])
-                photos.append(torch.from_numpy(read_photo(cache / entry["file"])).permute(2, 0, 1).float() / 255)
+                photos.append(torch.from_numpy(read_image(cache / entry["file"])).permute(2, 0, 1).float() / 255)
     loaded = []
-    for name, info in (manifest["clips"].items() if clips else []):
+    for name, info in manifest["clips"].items() if clips else []:
         check_not_held_out(cache / name)
         triplets = [tuple(t) for t in info["triplets"]]
-        if config.max_clip_triplets is not None and len(triplets) > config.max_clip_triplets:
-            picks = np.linspace(0, len(triplets) - 1, config.max_clip_triplets).round().astype(int)
-            triplets = [triplets[i] for i in sorted(set(picks.tolist()))]
+        triplets = spread(triplets, config.max_clip_triplets)
         validation = triplets[config.validation_every - 1 :: config.validation_every]
         train = [t for t in triplets if t not in set(validation)]
         needed = {i for t in triplets for i in t}
-        frames = {i: _downscale(image, config.clip_max_side) for i, image in enumerate(iter_frames(cache / name))
-                  if i in needed}
-        loaded.append(Clip(name=name, frames=frames, train=[t for t in train if set(t) <= frames.keys()],
-                           validation=[t for t in validation if set(t) <= frames.keys()]))
+        frames = {
+            i: _downscale(image, config.clip_max_side)
+            for i, image in enumerate(iter_frames(cache / name))
+            if i in needed
+        }
+        loaded.append(
+            Clip(
+                name=name,
+                frames=frames,
+                train=[t for t in train if set(t) <= frames.keys()],
+                validation=[t for t in validation if set(t) <= frames.keys()],
+            )
+        )
     if not photos:
         raise FileNotFoundError(f"{cache} holds no photos; run `aprvfi data prepare --dir {cache}`")
     return Material(photos=photos, clips=loaded)
@@ -179,12 +187,17 @@ class StepBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, step: int) -> dict[str, Tensor]:
         seed = self.config.seed
-        return collate([draw_sample(self.material, self.config, np.random.default_rng([seed, self.stream, step, i]))
-                        for i in range(self.config.batch_size)])
+        return collate(
+            [
+                draw_sample(self.material, self.config, np.random.default_rng([seed, self.stream, step, i]))
+                for i in range(self.config.batch_size)
+            ]
+        )
 
 
-def validation_samples(material: Material, config: DataConfig, *, synthetic: int = 16, clips: int = 16,
-                       size: int = 256) -> list[Sample]:
+def validation_samples(
+    material: Material, config: DataConfig, *, synthetic: int = 16, clips: int = 16, size: int = 256
+) -> list[Sample]:
     """A fixed validation set: ``synthetic`` layered triplets at t = 0.5 (their own random stream)
     and up to ``clips`` held-back triplets of the training clips (centre crops of ``size`` px).
     Never the evaluation sets."""

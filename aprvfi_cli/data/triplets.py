@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from aprvfi_cli.train.decode import clip_rate, iter_frames
+from aprvfi_cli.data.decode import clip_rate, iter_frames
 from aprvfi_cli.video.scene import FrameSignature, SceneSettings, cut_score, is_duplicate
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class TripletRules:
 
     Attributes:
         cut_factor: a step whose thumbnail difference exceeds this many times the clip's
-            median step is a shot cut (SOURCES.md's rule of thumb: 5x).
+            median step is a shot cut (5x).
         cut_floor: ... but only if it also exceeds this absolute luma difference in [0, 1]
             (a static clip's median is ~0, which would make every tiny change a cut).
         duplicate_threshold: mean absolute full-resolution luma difference (in [0, 1]) under
@@ -53,8 +56,9 @@ class ClipSteps:
         return len(self.cuts) + 1
 
 
-def judge_steps(signatures: list[FrameSignature], *, fps: float, size: tuple[int, int],
-                rules: TripletRules) -> ClipSteps:
+def judge_steps(
+    signatures: list[FrameSignature], *, fps: float, size: tuple[int, int], rules: TripletRules
+) -> ClipSteps:
     """Classify every step between consecutive frames (see :class:`TripletRules`)."""
     scores = np.array([cut_score(a, b) for a, b in zip(signatures, signatures[1:], strict=False)])
     settings = SceneSettings(duplicate_threshold=rules.duplicate_threshold)
@@ -107,9 +111,9 @@ def training_gaps(steps: ClipSteps, rules: TripletRules | None = None) -> tuple[
     return (1, 2, 4) if steps.fps >= rules.high_fps else (1,)
 
 
-def subsample(triplets: list[tuple[int, int, int]], limit: int) -> list[tuple[int, int, int]]:
-    """At most ``limit`` triplets, evenly spread over the clip (deterministic)."""
-    if len(triplets) <= limit:
-        return triplets
-    picks = np.linspace(0, len(triplets) - 1, limit).round().astype(int)
-    return [triplets[i] for i in sorted(set(picks.tolist()))]
+def spread(items: list[T], limit: int | None) -> list[T]:
+    """At most ``limit`` of ``items``, evenly spread and in order (deterministic; None: all)."""
+    if limit is None or len(items) <= limit:
+        return list(items)
+    picks = np.linspace(0, len(items) - 1, limit).round().astype(int)
+    return [items[i] for i in sorted(set(picks.tolist()))]

