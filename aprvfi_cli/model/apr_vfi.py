@@ -104,13 +104,15 @@ class APRVFI(nn.Module):
         )
         self.synthesis = SynthesisNet(cfg)
 
-    def estimate(self, img0: Tensor, img1: Tensor, *, context: bool = True) -> PairState:
+    def estimate(self, img0: Tensor, img1: Tensor, *, context: bool = True, flow: Tensor | None = None) -> PairState:
         """Flow and context for a batch of pairs.
 
         Args:
             img0, img1: (B, 3, H, W) frames in [0, 1], any H and W.
             context: also run the context net; without it the state serves :meth:`flow_only`
                 only (its context tensors have 0 channels).
+            flow: (B, 4, H, W) F01 and F10 in pixels, computed earlier (the training store keeps the
+                frozen flow network's whole-frame output); None runs the flow network.
         """
         if img0.shape != img1.shape or img0.dim() != 4 or img0.shape[1] != 3:
             raise ValueError(f"expected two (B, 3, H, W) frames, got {tuple(img0.shape)} and {tuple(img1.shape)}")
@@ -119,11 +121,14 @@ class APRVFI(nn.Module):
         image0, size = pad_to_multiple(img0, multiple)
         image1, _ = pad_to_multiple(img1, multiple)
         # Flow sees the least padding its pyramid allows, so it does not depend on the patch size.
-        stride = 2 ** (levels + 1)
-        flow_size = (-(-size[0] // stride) * stride, -(-size[1] // stride) * stride)
-        flow = self.flow(image0[..., : flow_size[0], : flow_size[1]], image1[..., : flow_size[0], : flow_size[1]],
-                         levels=levels)
-        flow, _ = pad_to_multiple(flow, multiple)
+        if flow is None:
+            stride = 2 ** (levels + 1)
+            flow_size = (-(-size[0] // stride) * stride, -(-size[1] // stride) * stride)
+            flow = self.flow(image0[..., : flow_size[0], : flow_size[1]], image1[..., : flow_size[0], : flow_size[1]],
+                             levels=levels)
+        elif flow.shape[0] != img0.shape[0] or flow.shape[1] != 4 or flow.shape[-2:] != img0.shape[-2:]:
+            raise ValueError(f"expected a (B, 4, H, W) flow for frames {tuple(img0.shape)}, got {tuple(flow.shape)}")
+        flow, _ = pad_to_multiple(flow.float(), multiple)
         if context:
             context0, context1 = torch.cat(self.context(image0), dim=1), torch.cat(self.context(image1), dim=1)
         else:
