@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from math import ceil
 from pathlib import Path
 
 import numpy as np
@@ -182,8 +183,8 @@ def process_video(
             planner = RatePlanner(sample_rate=retime.fps)
             out_rate, time_base = retime.fps, 1 / retime.fps
             total = None
-            if reader.declared_frames and rate:
-                total = -(-reader.declared_frames * retime.fps // rate)
+            if reader.duration:  # frame count / rate, else the declared duration (MKV, TS...)
+                total = ceil(reader.duration * retime.fps)
         else:
             factor = Fraction(retime.slowmo)
             if factor.denominator != 1 and not rate:
@@ -194,7 +195,11 @@ def process_video(
                 time_base = reader.time_base  # k * pts stays on the source's grid
             else:
                 time_base = 1 / out_rate
-            total = int(reader.declared_frames * factor) if reader.declared_frames else None
+            total = None
+            if reader.declared_frames:
+                total = int(reader.declared_frames * factor)
+            elif reader.duration and rate:
+                total = ceil(reader.duration * rate * factor)
         plan = _Plan(planner=planner, rate=out_rate, time_base=time_base, total=total)
         frames = _decode_thread(reader)
         try:
@@ -295,6 +300,7 @@ def _run(
     result.frames_in = reader.frames_decoded
     result.frames_out = writer.frames_written
     result.copied_packets = writer.copied_packets
+    result.notes.extend(reader.notes)
     result.notes.extend(writer.notes)
 
 

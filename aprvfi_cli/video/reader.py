@@ -15,6 +15,19 @@ import av
 import numpy as np
 
 from aprvfi_cli.errors import InputError, UsageError
+from aprvfi_cli.video.declared import (
+    declared_duration,
+    declared_end,
+    has_timestamps,
+    is_discontinuous,
+    nominal_rate,
+    shortfall_tolerance,
+    trusted_frame_count,
+)
+
+__all__ = ["ColorInfo", "SourceFrame", "VideoReader", "check_input_path", "nominal_rate", "open_input", "video_stream"]
+# a jump back larger than this in a discontinuous container (MPEG-TS) starts a new segment
+_DISCONTINUITY = Fraction(1, 10)
 
 # swscale knows these YCbCr matrices; others fall back to its default (BT.601)
 _SWS_COLORSPACES = {1, 4, 5, 6, 7, 9}
@@ -104,14 +117,6 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
     return streams[0]
 
 
-def nominal_rate(stream: av.video.stream.VideoStream) -> Fraction | None:
-    """The stream's declared frame rate: average, else guessed, else base rate."""
-    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
-        if rate:
-            return Fraction(rate)
-    return None
-
-
 class VideoReader:
     """Decode the first video stream of a file (use as a context manager).
 
@@ -135,15 +140,18 @@ class VideoReader:
         fmt = av.VideoFormat(self.pix_fmt)
         self.high_bit_depth = any(c.bits > 8 for c in fmt.components)
         self.time_base = Fraction(self.stream.time_base) if self.stream.time_base else None
-        self.rate = nominal_rate(self.stream)
+        self.rate = nominal_rate(self.stream, timestamps=has_timestamps(self.container))
         self.color = ColorInfo(ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range)
         self.rotation = 0
-        # only MP4/MOV sample tables count real frames (AVI headers count empty slots too)
-        trusted = "mp4" in self.container.format.name or "mov" in self.container.format.name
-        self.declared_frames = int(self.stream.frames or 0) if trusted else 0
+        self.declared_frames = trusted_frame_count(self.container, self.stream)
+        self.declared_end = declared_end(self.container, self.stream, self.rate)
+        self.duration = declared_duration(self.container, self.stream, self.rate)
         self.frames_decoded = 0
         self.last_duration: Fraction | None = None
         self.last_pts: Fraction | None = None
+        self.notes: list[str] = []
+        if any(c.is_alpha for c in fmt.components):
+            self.notes.append(f"the source's alpha channel ({self.pix_fmt}) was dropped: the output is opaque")
 
     def __enter__(self) -> VideoReader:
         return self
@@ -159,9 +167,12 @@ class VideoReader:
             return Fraction(frame.pts) * Fraction(frame.time_base)
         if frame.pts is not None and self.time_base is not None:
             return Fraction(frame.pts) * self.time_base
-        # no timestamps at all: assume the nominal rate after the previous frame
-        step = 1 / self.rate if self.rate else Fraction(1, 25)
-        return Fraction(0) if previous is None else previous + step
+        if previous is None:
+            return Fraction(0)
+        # no timestamps (raw streams): the frame's own duration, else the nominal rate
+        if frame.duration and frame.time_base is not None:
+            return previous + Fraction(frame.duration) * Fraction(frame.time_base)
+        return previous + (1 / self.rate if self.rate else Fraction(1, 25))
 
     def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """(H, W, 3) RGB of a decoded frame, honouring its YCbCr matrix and range."""
@@ -174,21 +185,27 @@ class VideoReader:
     def frames(self) -> Iterator[SourceFrame]:
         """Decode every frame in presentation order with its exact pts (s).
 
-        Raises :class:`InputError` if the stream is corrupt or ends early (fewer frames than
-        the container's index declares).
+        In a discontinuous container (MPEG-TS) a jump back in time starts a new segment, which
+        continues after the previous frame (as ffmpeg does), with a note. Raises
+        :class:`InputError` if the stream is corrupt or ends early: fewer frames than the
+        container's index counts, or (without a count) an end short of the declared duration.
         """
         previous: Fraction | None = None
+        shift = Fraction(0)  # added to every pts after a repaired discontinuity
+        discontinuous = is_discontinuous(self.container)
         try:
             for frame in self.container.decode(self.stream):
                 if self.frames_decoded == 0:
-                    self.rotation = int(round(frame.rotation or 0))
-                    self.color = ColorInfo(
-                        frame.color_primaries or self.color.primaries,
-                        frame.color_trc or self.color.trc,
-                        frame.colorspace or self.color.space,
-                        frame.color_range or self.color.range,
+                    self._first_frame_facts(frame)
+                pts = self._frame_time(frame, previous) + shift
+                if discontinuous and previous is not None and pts < previous - _DISCONTINUITY:
+                    step = self.last_duration or (1 / self.rate if self.rate else Fraction(1, 25))
+                    shift += previous + step - pts
+                    self.notes.append(
+                        f"video timestamps jump back by {float(previous + step - pts):.3f} s "
+                        f"after {float(previous):.3f} s (joined files?): continued in order"
                     )
-                pts = self._frame_time(frame, previous)
+                    pts = previous + step
                 if frame.duration and frame.time_base is not None:
                     self.last_duration = Fraction(frame.duration) * Fraction(frame.time_base)
                 image = self.to_rgb(frame)
@@ -199,9 +216,33 @@ class VideoReader:
             raise InputError(
                 f"{self.path} is corrupt or truncated after {self.frames_decoded} frames ({error.strerror})"
             ) from error
+        self._check_complete()
+
+    def _first_frame_facts(self, frame: av.VideoFrame) -> None:
+        """Rotation, colour and scan type come from the first frame (streams often omit them)."""
+        self.rotation = int(round(frame.rotation or 0))
+        self.color = ColorInfo(
+            frame.color_primaries or self.color.primaries,
+            frame.color_trc or self.color.trc,
+            frame.colorspace or self.color.space,
+            frame.color_range or self.color.range,
+        )
+        if frame.interlaced_frame:
+            self.notes.append("the source is interlaced and is treated as progressive (deinterlace it first)")
+
+    def _check_complete(self) -> None:
+        """Raise :class:`InputError` if decoding stopped before the end the container declares."""
         if self.declared_frames and self.frames_decoded < self.declared_frames:
             raise InputError(
                 f"{self.path} is truncated: decoded {self.frames_decoded} of {self.declared_frames} frames"
+            )
+        if self.declared_end is None or self.last_pts is None:
+            return
+        end = self.last_pts + (self.last_duration or (1 / self.rate if self.rate else 0))
+        if self.declared_end - end > shortfall_tolerance(self.rate):
+            raise InputError(
+                f"{self.path} is truncated or corrupt: its video ends at {float(end):.3f} s, "
+                f"but the file declares {float(self.declared_end):.3f} s"
             )
 
     def end_time(self, last_pts: Fraction, previous_pts: Fraction | None) -> Fraction:

@@ -1,14 +1,14 @@
 """Encoding and muxing: a temporary file beside the target, renamed only on success.
 
-Audio and subtitle packets of the source are copied without re-encoding, interleaved with
-the video by time so memory stays bounded.
+Audio and subtitle packets of the source are copied without re-encoding (``packet_copy.py``),
+interleaved with the video by time so memory stays bounded.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +17,8 @@ import av
 import numpy as np
 
 from aprvfi_cli.errors import OutputError, UsageError
+from aprvfi_cli.video.colour import encoded_colour
+from aprvfi_cli.video.packet_copy import PacketCopier
 from aprvfi_cli.video.reader import ColorInfo
 
 CODEC_ALIASES = {
@@ -91,6 +93,32 @@ def choose_pix_fmt(encoder: str, source: str, *, high_bit_depth: bool, wanted: s
     return "yuv420p" if "yuv420p" in supported else supported[0]
 
 
+# output extensions and their muxers: the container is chosen from the name, before any work
+OUTPUT_FORMATS = {
+    ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi",
+    ".ts": "mpegts", ".mts": "mpegts", ".m2ts": "mpegts", ".flv": "flv", ".nut": "nut",
+}  # fmt: skip
+
+
+def output_format(target: Path, encoder: str) -> str:
+    """The muxer for ``target``'s extension; :class:`UsageError` if it is unknown or cannot hold
+    ``encoder``'s video (checked on an in-memory container, so nothing is written)."""
+    suffix = target.suffix.lower()
+    known = ", ".join(OUTPUT_FORMATS)
+    if suffix not in OUTPUT_FORMATS:
+        what = f"extension {suffix!r}" if suffix else "no extension"
+        raise UsageError(f"cannot tell the output format of {target.name} ({what}); use one of {known}")
+    name = OUTPUT_FORMATS[suffix]
+    with av.open(io.BytesIO(), mode="w", format=name) as probe:
+        try:
+            probe.add_stream(encoder, rate=25)
+        except ValueError:
+            raise UsageError(
+                f"{suffix} files cannot hold {encoder} video (choose another output extension or codec)"
+            ) from None
+    return name
+
+
 def temporary_path(target: Path) -> Path:
     """A hidden file beside ``target`` with the same extension (the muxer guesses from it)."""
     return target.with_name(f".{target.stem}.aprvfi-{os.getpid()}.part{target.suffix}")
@@ -133,21 +161,18 @@ class VideoWriter:
         self.time_base = Fraction(time_base)
         self.rate = Fraction(rate)
         self.high_bit_depth = high_bit_depth
-        self.color = color or ColorInfo()
         self.frames_written = 0
-        self.copied_packets = 0
-        self.copied_bytes = 0
         self.notes: list[str] = []
         self._last_pts: int | None = None
-        self._input: av.container.InputContainer | None = None
-        self._copy_iter: Iterator[av.Packet] | None = None
-        self._copy_map: dict[int, av.stream.Stream] = {}
-        self._pending: av.Packet | None = None
+        self._copier: PacketCopier | None = None
         encoder = resolve_encoder(settings.codec)
+        self.format = output_format(self.target, encoder)  # usage errors before the temporary file exists
         self.pix_fmt = choose_pix_fmt(encoder, source_pix_fmt, high_bit_depth=high_bit_depth, wanted=settings.pix_fmt)
+        # the tags must describe what is encoded (an RGB source becomes YCbCr, and back)
+        self.color = encoded_colour(color or ColorInfo(), self.pix_fmt, height=height, source_pix_fmt=source_pix_fmt)
         try:
             self.temp.open("wb").close()  # PyAV opens lazily: fail now, not at the first packet
-            self.container = av.open(str(self.temp), mode="w")
+            self.container = av.open(str(self.temp), mode="w", format=self.format)
         except (OSError, av.error.FFmpegError) as error:
             self._remove_temp()
             reason = getattr(error, "strerror", None) or str(error)
@@ -155,8 +180,8 @@ class VideoWriter:
         try:
             self._setup_video(encoder, settings, width, height, rotation)
             if copy_from is not None:
-                self._setup_copy(copy_from, copy_offset)
-        except Exception:
+                self._copier = PacketCopier(copy_from, self.container, offset=copy_offset, mux=self._mux_copied)
+        except BaseException:  # a signal too: the temporary file must go
             self.abort()
             raise
 
@@ -190,22 +215,6 @@ class VideoWriter:
             stream.set_display_rotation(rotation)
         self.stream = stream
 
-    def _setup_copy(self, source: Path, offset: Fraction) -> None:
-        self._input = av.open(str(source), mode="r")
-        self._offset = Fraction(offset)
-        streams = []
-        for s in self._input.streams:
-            if s.type not in ("audio", "subtitle"):
-                continue
-            name = s.codec_context.name if s.codec_context else None
-            if name is None or name not in self.container.supported_codecs:
-                self.notes.append(f"{s.type} stream #{s.index} ({name}) cannot go in this container")
-                continue
-            self._copy_map[s.index] = self.container.add_stream_from_template(s)
-            streams.append(s)
-        if streams:
-            self._copy_iter = iter(self._input.demux(*streams))
-
     def __enter__(self) -> VideoWriter:
         return self
 
@@ -227,37 +236,34 @@ class VideoWriter:
         except av.error.FFmpegError as error:
             raise OutputError(f"cannot write {self.target}: {error.strerror}") from error
 
+    def _mux_copied(self, packet: av.Packet) -> None:
+        """Mux a copied packet; the muxer's refusal of its timestamps reaches the copier, which drops it."""
+        try:
+            self._mux(packet)
+        except OSError as error:
+            raise self._os_error(error) from error
+        except av.error.ArgumentError:
+            raise
+        except av.error.FFmpegError as error:
+            raise OutputError(f"cannot write {self.target}: {error.strerror}") from error
+
     def _os_error(self, error: OSError) -> OutputError:
         if error.errno == errno.ENOSPC:
             return OutputError(f"no space left on device while writing {self.target}")
         return OutputError(f"cannot write {self.target}: {error.strerror or error}")
 
+    @property
+    def copied_packets(self) -> int:
+        return self._copier.packets if self._copier else 0
+
+    @property
+    def copied_bytes(self) -> int:
+        return self._copier.bytes if self._copier else 0
+
     def _copy_until(self, until: Fraction | None) -> None:
         """Mux copied packets whose time is before ``until`` (s, output time; None: all)."""
-        while self._copy_iter is not None:
-            packet = self._pending
-            if packet is None:
-                packet = next(self._copy_iter, None)
-                if packet is None:
-                    self._copy_iter = None
-                    return
-                if packet.dts is None and packet.pts is None or packet.size == 0:
-                    continue
-            tb = Fraction(packet.time_base)
-            stamp = packet.dts if packet.dts is not None else packet.pts
-            if until is not None and stamp * tb - self._offset > until:
-                self._pending = packet
-                return
-            self._pending = None
-            shift = round(self._offset / tb)
-            if packet.pts is not None:
-                packet.pts -= shift
-            if packet.dts is not None:
-                packet.dts -= shift
-            self.copied_bytes += packet.size
-            self.copied_packets += 1
-            packet.stream = self._copy_map[packet.stream.index]
-            self._safe_mux(packet)
+        if self._copier is not None:
+            self._copier.copy_until(until)
 
     def write(self, image: np.ndarray, time: Fraction) -> None:
         """Encode one (H, W, 3) RGB frame (uint8, or uint16 for high bit depth) at ``time`` s."""
@@ -297,14 +303,14 @@ class VideoWriter:
         except av.error.FFmpegError as error:
             self.abort()
             raise OutputError(f"cannot finish {self.target}: {error.strerror}") from error
-        except Exception:
+        except BaseException:  # a signal too: the temporary file must go
             self.abort()
             raise
 
     def _close_input(self) -> None:
-        if self._input is not None:
-            self._input.close()
-            self._input = None
+        if self._copier is not None and not self._copier.closed:
+            self._copier.close()
+            self.notes.extend(self._copier.notes)
 
     def _remove_temp(self) -> None:
         try:
