@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aprvfi_cli.runtime import choose_openmp_wait_policy
+
+# Before torch loads OpenMP (it reads the policy once): reaches the CLI and load_model() alike.
+choose_openmp_wait_policy()
+
 __version__ = "0.1.0"
 __all__ = ["Interpolator", "__version__", "load_model"]
 

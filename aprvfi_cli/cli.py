@@ -114,10 +114,9 @@ def check_output(source: Path, target: Path, *, overwrite: bool) -> None:
 
 
 def _model(common: Common):
-    from aprvfi_cli.engine.interpolator import default_cpu_threads, load_model
+    from aprvfi_cli.engine.interpolator import load_model
 
-    return load_model(common.weights, common.device, common.precision, route=common.route,
-                      threads=default_cpu_threads())  # fmt: skip
+    return load_model(common.weights, common.device, common.precision, route=common.route)
 
 
 def _options(common: Common, *, fps: Fraction | None, slowmo: Fraction | None, audio: bool):

@@ -1,19 +1,26 @@
 """Errors the user can act on: one line of text and an exit code (2 usage, 1 failure).
 
-The CLI catches :class:`AprvfiError` (and everything else) at its edge and prints
-``aprvfi: error: <message>`` on stderr, never a traceback.
+Library code speaks the domain ("frame rate must be positive") and may name what the error is
+about in ``subject`` (``"fps"``, ``"device"``...); the CLI catches :class:`AprvfiError` at its
+edge, puts the matching flag name in front, and prints ``aprvfi: error: <message>`` on stderr,
+never a traceback.
 """
 
 from __future__ import annotations
 
 
 class AprvfiError(Exception):
-    """Base class: ``message`` is shown as is; ``exit_code`` is the process exit status."""
+    """Base class: ``message`` is shown as is; ``exit_code`` is the process exit status.
+
+    ``subject``: the setting the error is about (a domain word such as ``fps``, ``device``,
+    ``precision``, ``route``, ``preset``, ``codec``), or None.
+    """
 
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, subject: str | None = None) -> None:
         super().__init__(" ".join(str(message).split()))  # one line, whatever the cause said
+        self.subject = subject
 
     @property
     def message(self) -> str:
@@ -21,7 +28,7 @@ class AprvfiError(Exception):
 
 
 class UsageError(AprvfiError):
-    """The command line asks for something impossible (bad option value, wrong path)."""
+    """The request is impossible (bad setting value, wrong path)."""
 
     exit_code = 2
 
@@ -36,9 +43,3 @@ class OutputError(AprvfiError):
 
 class ModelError(AprvfiError):
     """The model or its weights cannot be loaded, or the device is unavailable."""
-
-
-def describe_os_error(error: OSError, *, path: object) -> str:
-    """A one-line description of ``error`` that names ``path``."""
-    reason = error.strerror or error.__class__.__name__
-    return f"{reason}: {path}"

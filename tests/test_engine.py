@@ -180,18 +180,21 @@ def test_flow_only_shortcut_matches_model(use_weights: Path) -> None:
 
 
 def test_cpu_threads_setting(use_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aprvfi_cli.engine.interpolator import default_cpu_threads
+    from aprvfi_cli.placement import default_threads
 
     before = torch.get_num_threads()
     try:
-        load_model(device="cpu", threads=1)
+        assert load_model(device="cpu", threads=1).placement.threads == 1
         assert torch.get_num_threads() == 1
         monkeypatch.delenv("APRVFI_THREADS", raising=False)
-        assert default_cpu_threads() is None  # torch's default: every core
+        assert default_threads() is None  # torch's default: every core
         monkeypatch.setenv("APRVFI_THREADS", "3")
-        assert default_cpu_threads() == 3
+        assert default_threads() == 3
         monkeypatch.setenv("APRVFI_THREADS", "zero")
         with pytest.raises(UsageError, match="APRVFI_THREADS"):
-            default_cpu_threads()
+            default_threads()
+        for bad in (0, -1):
+            with pytest.raises(UsageError, match="threads"):
+                load_model(device="cpu", threads=bad)
     finally:
         torch.set_num_threads(before)

@@ -11,7 +11,7 @@ import torch
 from aprvfi_cli.eval.metrics import psnr, to_uint8
 from aprvfi_cli.eval.middlebury import middlebury_triplets
 from aprvfi_cli.model import APRVFI, ModelConfig, WeightsError, load_ebme_flow
-from aprvfi_cli.model.ebme import load_flow_state, map_ebme_keys
+from aprvfi_cli.model.ebme import load_strict, map_ebme_keys
 from aprvfi_cli.model.weights import ebme_flow_weights, flow_only_model, load_weights, save_weights
 
 MIDDLEBURY = Path(__file__).resolve().parents[2] / "shared" / "data" / "middlebury_other"
@@ -49,10 +49,10 @@ def test_shape_mismatch_fails_loudly() -> None:
     state = map_ebme_keys(torch.load(ebme_flow_weights(), map_location="cpu", weights_only=True))
     state["flow_estimator.conv_layer6.0.weight"] = torch.zeros(4, 32, 3, 3)
     with pytest.raises(WeightsError, match="conv_layer6.0.weight"):
-        load_flow_state(APRVFI(ModelConfig.tiny()).flow, state, source="test")
+        load_strict(APRVFI(ModelConfig.tiny()).flow, state, source="test")
     del state["flow_estimator.conv_layer6.0.weight"]
     with pytest.raises(WeightsError, match="missing"):
-        load_flow_state(APRVFI(ModelConfig.tiny()).flow, state, source="test")
+        load_strict(APRVFI(ModelConfig.tiny()).flow, state, source="test")
 
 
 def test_missing_and_corrupt_weights_files(tmp_path: Path) -> None:

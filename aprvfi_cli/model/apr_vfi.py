@@ -182,6 +182,7 @@ class APRVFI(nn.Module):
         *,
         routing: Routing | None = None,
         max_patches: int | None = None,
+        channels_last: bool = False,
     ) -> SynthesisOutput:
         """Synthesise the frame at ``t`` for every pair.
 
@@ -192,6 +193,8 @@ class APRVFI(nn.Module):
                 in training mode.
             max_patches: run the synthesis on at most this many patches at a time (bounds
                 memory for 4K frames; the result does not depend on it).
+            channels_last: gather patches in channels_last layout (the caller's placement
+                decides; it matches a model moved to that memory format).
         """
         if routing is None:
             routing = Routing(mode="gumbel") if self.training else Routing(mode="apr")
@@ -215,7 +218,6 @@ class APRVFI(nn.Module):
         head = guide.new_empty(guide.shape[0], 4, *guide.shape[2:])
         patches = all_patches(guide, cfg.patch_size)
         route_per_patch = route.permute(0, 2, 3, 1).reshape(-1, route.shape[1])
-        channels_last = self._wants_channels_last()
         context = PatchContext(
             context0=warped.context0,
             context1=warped.context1,
@@ -244,7 +246,3 @@ class APRVFI(nn.Module):
         self, img0: Tensor, img1: Tensor, t: float | Tensor = 0.5, *, routing: Routing | None = None
     ) -> SynthesisOutput:
         return self.synthesize(self.estimate(img0, img1), t, routing=routing)
-
-    def _wants_channels_last(self) -> bool:
-        weight = self.synthesis.blocks[0].encode0[0][0].weight
-        return weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()

@@ -33,12 +33,7 @@ def load_ebme_flow(flow: BidirectionalFlow, path: str | Path) -> None:
         raise WeightsError(f"EBME weights not found: {path}") from error
     except Exception as error:  # pickle, zip and torch errors all mean "not a weights file"
         raise WeightsError(f"cannot read EBME weights {path}: {error}") from error
-    load_flow_state(flow, map_ebme_keys(state), source=str(path))
-
-
-def load_flow_state(flow: BidirectionalFlow, state: dict[str, torch.Tensor], *, source: str) -> None:
-    """Strictly load a BiFlowNet state dict, with one readable error for any mismatch."""
-    load_strict(flow, state, source=source)
+    load_strict(flow, map_ebme_keys(state), source=str(path))
 
 
 def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
