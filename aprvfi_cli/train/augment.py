@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import Tensor
 
 
@@ -52,3 +53,32 @@ def augment(frames: Frames, t: float, rng: np.random.Generator, config: AugmentC
         order = rng.permutation(3).tolist()
         frames = tuple(f[order] for f in frames)  # type: ignore[assignment]
     return tuple(f.contiguous() for f in frames), t  # type: ignore[return-value]
+
+
+def augment_with_flow(
+    frames: Frames, flow: Tensor, t: float, rng: np.random.Generator, config: AugmentConfig
+) -> tuple[Frames, Tensor, float]:
+    """:func:`augment` for a triplet that carries its flow (4, H, W): F01 (x, y), F10 (x, y) in pixels.
+
+    Every geometric transform moves the flow field with the frames and turns its vectors the same
+    way; the temporal swap exchanges F01 and F10.
+    """
+    if rng.random() < config.flip_horizontal:
+        frames = tuple(f.flip(-1) for f in frames)  # type: ignore[assignment]
+        flow = flow.flip(-1) * flow.new_tensor([-1, 1, -1, 1]).view(4, 1, 1)
+    if rng.random() < config.flip_vertical:
+        frames = tuple(f.flip(-2) for f in frames)  # type: ignore[assignment]
+        flow = flow.flip(-2) * flow.new_tensor([1, -1, 1, -1]).view(4, 1, 1)
+    if config.rot90 and frames[0].shape[-1] == frames[0].shape[-2]:
+        for _ in range(int(rng.integers(0, 4))):
+            # rot90 over (H, W) sends pixel (y, x) to (W - 1 - x, y): a vector (dx, dy) becomes (dy, -dx)
+            frames = tuple(f.rot90(1, dims=(-2, -1)) for f in frames)  # type: ignore[assignment]
+            flow = flow.rot90(1, dims=(-2, -1))
+            flow = torch.stack([flow[1], -flow[0], flow[3], -flow[2]])
+    if rng.random() < config.temporal_swap:
+        frames, t = (frames[2], frames[1], frames[0]), 1.0 - t
+        flow = flow[[2, 3, 0, 1]]
+    if rng.random() < config.channel_shuffle:
+        order = rng.permutation(3).tolist()
+        frames = tuple(f[order] for f in frames)  # type: ignore[assignment]
+    return tuple(f.contiguous() for f in frames), flow.contiguous(), t  # type: ignore[return-value]

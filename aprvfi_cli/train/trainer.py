@@ -24,15 +24,18 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from aprvfi_cli.data.store import Store
 from aprvfi_cli.engine.interpolator import resolve_device
+from aprvfi_cli.eval.devset import score_dev
 from aprvfi_cli.eval.metrics import psnr, to_uint8
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing, load_ebme_flow
-from aprvfi_cli.model.weights import ebme_flow_weights, load_weights, save_weights
+from aprvfi_cli.model.weights import default_weights, ebme_flow_weights, load_weights, save_weights
 from aprvfi_cli.train.checkpoint import Progress, load_checkpoint, save_checkpoint, set_rng_state
 from aprvfi_cli.train.dataset import DataConfig, Material, Sample, StepBatches, load_material, validation_samples
 from aprvfi_cli.train.losses import LossTerms, LossWeights, total_loss
 from aprvfi_cli.train.route_target import patch_difficulty, reference_route_map
 from aprvfi_cli.train.schedule import LRSchedule, apply_lr
+from aprvfi_cli.train.store_batches import StoreBatches, StoreSampling
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,9 @@ class StageConfig:
         return self.stage == 3
 
     def schedule(self) -> LRSchedule:
-        return LRSchedule(total_steps=self.steps, peak_lr=self.peak_lr, final_lr=self.final_lr,
-                          warmup_steps=self.warmup_steps)
+        return LRSchedule(
+            total_steps=self.steps, peak_lr=self.peak_lr, final_lr=self.final_lr, warmup_steps=self.warmup_steps
+        )
 
 
 def paper_stages(*, batch_size: int = 32, scale: float = 1.0) -> tuple[StageConfig, ...]:
@@ -85,7 +89,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 1e-4
     gumbel_tau: float = 1.0
-    init: str = "ebme"  # "ebme": EBME flow weights; "none": random; else a weights file
+    init: str = "shipped"  # "shipped": weights/aprvfi-default.pt (else EBME); "ebme"; "none": random; or a file
     checkpoint_every_s: float = 600.0
     validate_every: int = 1000
     validation_synthetic: int = 16
@@ -94,6 +98,8 @@ class TrainConfig:
     moments_dtype: Literal["float32", "bfloat16"] = "float32"
     workers: int = 2
     keep_checkpoints: int = 3
+    store: StoreSampling | None = None  # train on the prepared store (stages 2 and 3) instead of the cache
+    dev_per_clip: int | None = 4  # dev triplets per clip scored at each validation (None: all)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,7 +107,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         values = dict(values)
+        store = values.pop("store", None)
         return cls(
+            store=StoreSampling.from_dict(store) if store else None,
             stages=tuple(StageConfig(**s) for s in values.pop("stages")),
             data=DataConfig.from_dict(values.pop("data")),
             loss=LossWeights(**values.pop("loss")),
@@ -113,16 +121,27 @@ class TrainConfig:
 def stage_data(config: TrainConfig, stage: StageConfig) -> DataConfig:
     """The data recipe at a stage's crop size; motion is capped at half the crop (a layer moving
     farther would simply leave the crop)."""
-    synthetic = replace(config.data.synthetic, max_motion=min(config.data.synthetic.max_motion, stage.crop / 2),
-                        background_motion=min(config.data.synthetic.background_motion, stage.crop / 8))
+    synthetic = replace(
+        config.data.synthetic,
+        max_motion=min(config.data.synthetic.max_motion, stage.crop / 2),
+        background_motion=min(config.data.synthetic.background_motion, stage.crop / 8),
+    )
     return replace(config.data, crop=stage.crop, batch_size=stage.batch_size, synthetic=synthetic)
 
 
 class Trainer:
     """Runs the configured stages; ``run()`` resumes wherever the progress stands."""
 
-    def __init__(self, config: TrainConfig, *, run_dir: str | Path, material: Material,
-                 device: torch.device | None = None, resume: str | Path | None = None, progress_bar: bool = True):
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        run_dir: str | Path,
+        material: Material | None,
+        device: torch.device | None = None,
+        resume: str | Path | None = None,
+        progress_bar: bool = True,
+    ):
         self.config, self.material = config, material
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -147,6 +166,8 @@ class Trainer:
     # -- setup -------------------------------------------------------------------------------
     def _initial_model(self) -> APRVFI:
         init = self.config.init
+        if init == "shipped":
+            init = str(default_weights() or "ebme")  # continue from what ships, with a fresh optimizer
         if init not in ("ebme", "none"):
             return load_weights(init)
         model = APRVFI(ModelConfig.preset(self.config.preset))
@@ -170,8 +191,9 @@ class Trainer:
         parameters = [p for module in trained for p in module.parameters()]
         for parameter in parameters:
             parameter.requires_grad_(True)
-        return torch.optim.AdamW(parameters, lr=stage.schedule().lr(0), betas=self.config.betas,
-                                 weight_decay=self.config.weight_decay)
+        return torch.optim.AdamW(
+            parameters, lr=stage.schedule().lr(0), betas=self.config.betas, weight_decay=self.config.weight_decay
+        )
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.device.type == "cuda":
@@ -184,16 +206,22 @@ class Trainer:
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         routing = Routing(mode="gumbel", tau=self.config.gumbel_tau) if stage.routed else Routing(mode="static")
         with self._autocast():
-            pair = self.model.estimate(batch["frame0"], batch["frame1"])
+            pair = self.model.estimate(batch["frame0"], batch["frame1"], flow=batch.get("flow"))
             out = self.model.synthesize(pair, batch["t"], routing=routing)
         reference = None
         if stage.routed:
             warped = out.warped
-            difficulty = patch_difficulty(warped.image0, warped.image1, warped.hole0, warped.hole1,
-                                          patch_size=self.model.config.patch_size)
+            difficulty = patch_difficulty(
+                warped.image0, warped.image1, warped.hole0, warped.hole1, patch_size=self.model.config.patch_size
+            )
             reference = reference_route_map(difficulty, self.model.config.keep_ratios, rank_over=stage.rank_over)
-        return total_loss(out.frame, batch["truth"], weights=self.config.loss,
-                          route_logits=out.route_logits if stage.routed else None, reference=reference)
+        return total_loss(
+            out.frame,
+            batch["truth"],
+            weights=self.config.loss,
+            route_logits=out.route_logits if stage.routed else None,
+            reference=reference,
+        )
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> LossTerms:
         """One optimisation step at the current progress; advances the progress."""
@@ -204,18 +232,31 @@ class Trainer:
         terms = self.loss(batch, stage)
         terms.total.backward()
         self.optimizer.step()
-        self.progress = replace(self.progress, step=self.progress.step + 1,
-                                global_step=self.progress.global_step + 1)
+        self.progress = replace(self.progress, step=self.progress.step + 1, global_step=self.progress.global_step + 1)
         return terms
 
     def batches(self, stage: StageConfig, start: int) -> Iterator[dict[str, torch.Tensor]]:
         """The stage's batches from step ``start`` on (prefetched by worker processes)."""
-        dataset = StepBatches(self.material, stage_data(self.config, stage), stream=stage.stage)
+        if self.config.store is not None:
+            dataset = StoreBatches(
+                self.config.store,
+                crop=stage.crop,
+                batch_size=stage.batch_size,
+                seed=self.config.data.seed,
+                stream=stage.stage,
+            )
+        else:
+            dataset = StepBatches(self.material, stage_data(self.config, stage), stream=stage.stage)
         if self.config.workers <= 0:
             return (dataset[step] for step in range(start, stage.steps))
-        loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=range(start, stage.steps),
-                                             num_workers=self.config.workers,
-                                             pin_memory=self.device.type == "cuda", prefetch_factor=4)
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=None,
+            sampler=range(start, stage.steps),
+            num_workers=self.config.workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=4,
+        )
         return iter(loader)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -229,8 +270,13 @@ class Trainer:
             if self.progress.step >= stage.steps:
                 self._next_stage()
                 continue
-            bar = tqdm(total=stage.steps, initial=self.progress.step, desc=f"stage {stage.stage}",
-                       disable=not self.progress_bar, dynamic_ncols=True)
+            bar = tqdm(
+                total=stage.steps,
+                initial=self.progress.step,
+                desc=f"stage {stage.stage}",
+                disable=not self.progress_bar,
+                dynamic_ncols=True,
+            )
             window_start, window_samples = time.monotonic(), 0
             for batch in self.batches(stage, self.progress.step):
                 started = time.monotonic()
@@ -243,10 +289,17 @@ class Trainer:
                 step = self.progress.step
                 if step % self.config.log_every == 0 or step == stage.steps:
                     now = time.monotonic()
-                    self.log({"event": "step", "loss": terms.total.item(), "charbonnier": terms.reconstruction.item(),
-                              "census": terms.census.item(), "route": terms.route.item(),
-                              "lr": self.optimizer.param_groups[0]["lr"],
-                              "samples_per_s": window_samples / max(now - window_start, 1e-9)})
+                    self.log(
+                        {
+                            "event": "step",
+                            "loss": terms.total.item(),
+                            "charbonnier": terms.reconstruction.item(),
+                            "census": terms.census.item(),
+                            "route": terms.route.item(),
+                            "lr": self.optimizer.param_groups[0]["lr"],
+                            "samples_per_s": window_samples / max(now - window_start, 1e-9),
+                        }
+                    )
                     window_start, window_samples = now, 0
                 if self.config.validate_every and step % self.config.validate_every == 0:
                     self.validate()
@@ -280,11 +333,17 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, Any]:
         """Mean PSNR (8-bit RGB) on the validation triplets: static, and APR once routing is trained;
-        the flow-only floor beside them (what the untrained model gives)."""
+        the flow-only floor beside them (what the untrained model gives). With a store: the dev set's
+        paired gain over flow-only, with its 95% interval and the worst clip's gain."""
+        if self.config.store is not None:
+            return self.validate_dev()
         if self._validation is None:
-            self._validation = validation_samples(self.material, self.config.data,
-                                                  synthetic=self.config.validation_synthetic,
-                                                  clips=self.config.validation_clips)
+            self._validation = validation_samples(
+                self.material,
+                self.config.data,
+                synthetic=self.config.validation_synthetic,
+                clips=self.config.validation_clips,
+            )
         self.model.eval()
         scores: dict[str, list[float]] = {"static": [], "apr": [], "flow_only": [], "apr_pass": []}
         for sample in self._validation:
@@ -303,10 +362,31 @@ class Trainer:
                 scores[name].append(psnr(to_uint8(frame[0].float().permute(1, 2, 0).cpu().numpy()), truth))
         if self._baseline is None:
             self._baseline = {"flow_only_psnr": float(np.mean(scores["flow_only"]))}
-        result: dict[str, Any] = {"event": "validation", "triplets": len(self._validation),
-                                  "static_psnr": float(np.mean(scores["static"])), **self._baseline}
+        result: dict[str, Any] = {
+            "event": "validation",
+            "triplets": len(self._validation),
+            "static_psnr": float(np.mean(scores["static"])),
+            **self._baseline,
+        }
         if scores["apr"]:
             result.update(apr_psnr=float(np.mean(scores["apr"])), apr_pass_fraction=float(np.mean(scores["apr_pass"])))
+        self.log(result)
+        return result
+
+    def validate_dev(self, *, per_clip: int | None | str = "config") -> dict[str, Any]:
+        """Score the store's dev set (``per_clip`` triplets per clip; default: the config's) and log it."""
+        routings = {"static": Routing(mode="static")}
+        if self.stage.routed:
+            routings["apr"] = Routing(mode="apr")
+        report = score_dev(
+            self.model,
+            Store(self.config.store.store),
+            routings=routings,
+            device=self.device,
+            autocast=self._autocast,
+            limit_per_group=self.config.dev_per_clip if per_clip == "config" else per_clip,
+        )
+        result = {"event": "validation", **report.summary()}
         self.log(result)
         return result
 
@@ -315,12 +395,20 @@ class Trainer:
         progress = self.progress
         folder = self.run_dir / "checkpoints" / f"stage{self.stage.stage}-step{progress.step:08d}"
         dtype = torch.bfloat16 if self.config.moments_dtype == "bfloat16" else torch.float32
-        save_checkpoint(folder, model=self.model, optimizer=self.optimizer, progress=progress,
-                        config=self.config.to_dict(), moments_dtype=dtype)
+        save_checkpoint(
+            folder,
+            model=self.model,
+            optimizer=self.optimizer,
+            progress=progress,
+            config=self.config.to_dict(),
+            moments_dtype=dtype,
+        )
         save_weights(self.run_dir / "aprvfi-latest.pt", self.model, self.model_card())
         # older checkpoints go: a run folder must stay small enough to carry between machines
-        older = sorted((p for p in folder.parent.iterdir()
-                        if p.is_dir() and p != folder and p.name.startswith("stage")), key=lambda p: p.stat().st_mtime)
+        older = sorted(
+            (p for p in folder.parent.iterdir() if p.is_dir() and p != folder and p.name.startswith("stage")),
+            key=lambda p: p.stat().st_mtime,
+        )
         for stale in older[: max(len(older) - max(self.config.keep_checkpoints - 1, 0), 0)]:
             shutil.rmtree(stale, ignore_errors=True)
         self.log({"event": "checkpoint", "path": str(folder)})
@@ -333,25 +421,53 @@ class Trainer:
         return path
 
     def model_card(self) -> dict[str, Any]:
-        return {"trained_by": "aprvfi train", "progress": asdict(self.progress), "config": self.config.to_dict(),
-                "device": str(self.device), "torch": str(torch.__version__),
-                "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"}
+        return {
+            "trained_by": "aprvfi train",
+            "progress": asdict(self.progress),
+            "config": self.config.to_dict(),
+            "device": str(self.device),
+            "torch": str(torch.__version__),
+            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+        }
 
     def log(self, record: dict[str, Any]) -> None:
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "stage": self.stage.stage,
-                  "step": self.progress.step, "global_step": self.progress.global_step,
-                  "train_s": round(self.progress.elapsed_s, 2), **record}
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "stage": self.stage.stage,
+            "step": self.progress.step,
+            "global_step": self.progress.global_step,
+            "train_s": round(self.progress.elapsed_s, 2),
+            **record,
+        }
         with open(self.run_dir / "log.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
 
 
-def build_trainer(config: TrainConfig, *, run_dir: str | Path, cache: str | Path, device: str = "auto",
-                  resume: str | Path | None = None, progress_bar: bool = True) -> Trainer:
+def build_trainer(
+    config: TrainConfig,
+    *,
+    run_dir: str | Path,
+    cache: str | Path,
+    device: str = "auto",
+    resume: str | Path | None = None,
+    progress_bar: bool = True,
+) -> Trainer:
     """Load the data and build a :class:`Trainer`; a resumed run takes its config (stages, data
     recipe, optimiser) from the checkpoint; only loader workers and checkpoint retention from ``config``."""
     if resume is not None:
-        config = replace(TrainConfig.from_dict(load_checkpoint(resume)["config"]), workers=config.workers,
-                         keep_checkpoints=config.keep_checkpoints)
-    material = load_material(cache, config.data)
-    return Trainer(config, run_dir=run_dir, material=material, device=resolve_device(device), resume=resume,
-                   progress_bar=progress_bar)
+        config = replace(
+            TrainConfig.from_dict(load_checkpoint(resume)["config"]),
+            workers=config.workers,
+            keep_checkpoints=config.keep_checkpoints,
+        )
+    if config.store is not None and any(stage.trains_flow for stage in config.stages):
+        raise ValueError("the store holds a frozen flow: train stage 1 from the cache, stages 2 and 3 from the store")
+    material = None if config.store is not None else load_material(cache, config.data)
+    return Trainer(
+        config,
+        run_dir=run_dir,
+        material=material,
+        device=resolve_device(device),
+        resume=resume,
+        progress_bar=progress_bar,
+    )
