@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aprvfi_cli.errors import AprvfiError, UsageError
+
+if TYPE_CHECKING:
+    from aprvfi_cli.engine.interpolator import Interpolator
+    from aprvfi_cli.engine.stream import JobResult, Retime
 
 OUTPUT_FOLDER = "aprvfi-output"
 
@@ -37,20 +42,23 @@ def run_batch(
     folder: Path,
     out_dir: Path | None,
     *,
-    options,
-    common,
+    retime: Retime,
     recursive: bool,
-    load: Callable[[], object],
-    run: Callable[..., object],
+    overwrite: bool,
+    quiet: bool,
+    load: Callable[[], Interpolator],
+    run: Callable[[Path, Path, Interpolator], JobResult],
 ) -> int:
-    """Process every clip; prints the summary table; returns the number of failures."""
-    from aprvfi_cli.cli import check_output
-    from aprvfi_cli.console import format_rate, note, print_table, summary_table
+    """Process every clip; prints the summary table; returns the number of failures.
+
+    ``load`` builds the interpolator (called once, on the first clip to do); ``run(source,
+    target, interpolator)`` processes one clip.
+    """
+    from aprvfi_cli.console import check_output, format_rate, note, print_table, summary_table
 
     out_dir = out_dir or folder / OUTPUT_FOLDER
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"output folder is a file: {out_dir}")
-    retime = options.retime
     tag = f"{format_rate(retime.fps)}fps" if retime.fps else f"slowmo{format_rate(retime.slowmo)}x"
     clips = find_videos(folder, recursive=recursive, exclude=out_dir.resolve())
     if not clips:
@@ -61,15 +69,15 @@ def run_batch(
     for source in clips:
         name = str(source.relative_to(folder))
         target = output_for(source, folder=folder, out_dir=out_dir, tag=tag)
-        if target.exists() and not common.overwrite:
+        if target.exists() and not overwrite:
             rows.append((name, None, "skipped (output exists)"))
             continue
         if interpolator is None:
             interpolator = load()  # loaded once, on the first clip to do; its errors are fatal
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            check_output(source, target, overwrite=common.overwrite)
-            result = run(source, target, common=common, options=options, interpolator=interpolator)
+            check_output(source, target, overwrite=overwrite)
+            result = run(source, target, interpolator)
             rows.append((name, result, "ok"))
         except AprvfiError as error:
             failed += 1
@@ -82,8 +90,8 @@ def run_batch(
             text = " ".join(str(error).split())
             rows.append((name, None, f"failed: unexpected {type(error).__name__}: {text}"))
     if interpolator is not None:
-        note(f"interpolated with {interpolator.describe()}", quiet=common.quiet)
+        note(f"interpolated with {interpolator.describe()}", quiet=quiet)
     if retime.slowmo is not None:
-        note("audio dropped (slow motion)", quiet=common.quiet)
+        note("audio dropped (slow motion)", quiet=quiet)
     print_table(summary_table(rows))
     return failed

@@ -1,26 +1,28 @@
-"""The ``aprvfi`` command: a thin Typer layer over :mod:`aprvfi_cli.engine` (DESIGN §1).
+"""The ``aprvfi`` command: a thin Typer layer over :mod:`aprvfi_cli.engine`.
 
-Every error ends as one line on stderr (``aprvfi: error: ...``) with exit code 2 for usage
-errors and 1 for failures; :func:`main` catches everything, so no traceback reaches the user.
+It turns the user's words into a :class:`~aprvfi_cli.placement.Placement` and a model (through
+:func:`~aprvfi_cli.engine.interpolator.load_model`) once, and passes them down. Every error ends
+as one line on stderr (``aprvfi: error: ...``) with exit code 2 for usage errors and 1 for
+failures; library errors name their subject in domain words, and :func:`main` puts the flag in
+front. No traceback reaches the user.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 
-from aprvfi_cli.runtime import choose_openmp_wait_policy
+import typer
 
-choose_openmp_wait_policy()  # before anything imports torch
-
-import typer  # noqa: E402
-
-from aprvfi_cli import __version__  # noqa: E402
-from aprvfi_cli.errors import AprvfiError, InputError, OutputError, UsageError  # noqa: E402
+from aprvfi_cli import __version__
+from aprvfi_cli.console import check_output
+from aprvfi_cli.errors import AprvfiError, InputError, UsageError
+from aprvfi_cli.eval.command import eval_command
+from aprvfi_cli.eval.speed import bench_command
+from aprvfi_cli.options import EncoderOptions, ModelOptions, Overwrite, Quiet, with_options
+from aprvfi_cli.train.command import data_app, train_app
 
 app = typer.Typer(
     name="aprvfi",
@@ -30,35 +32,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# shared options, declared once
-Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
-Precision = Annotated[str, typer.Option("--precision", help="auto, fp32, bf16 or fp16.")]
-Weights = Annotated[Path | None, typer.Option("--weights", help="Weights file (default: shipped).")]
-Route = Annotated[str, typer.Option("--route", help="apr, static or keep ratios 0.1,0.4,0.6,0.9.")]
-Crf = Annotated[int, typer.Option("--crf", min=0, max=63, help="Encoder quality (lower = better).")]
-Preset = Annotated[str | None, typer.Option("--preset", help="Encoder preset (e.g. medium).")]
-Codec = Annotated[str, typer.Option("--codec", help="h264, h265 or av1.")]
-PixFmt = Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: source).")]
-Scene = Annotated[float, typer.Option("--scene-threshold", help="Cut threshold (luma MAD, 0-1; 0 = off).")]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")]
+# the flag that sets each subject a library error can name
+FLAGS = {
+    "fps": "--fps",
+    "factor": "--factor",
+    "device": "--device",
+    "precision": "--precision",
+    "threads": "--threads",
+    "weights": "--weights",
+    "route": "--route",
+    "preset": "--preset",
+    "codec": "--codec",
+    "pix_fmt": "--pix-fmt",
+    "crf": "--crf",
+    "scene_threshold": "--scene-threshold",
+}
 
-
-@dataclass(frozen=True)
-class Common:
-    """The options every video command shares."""
-
-    device: str
-    precision: str
-    weights: Path | None
-    route: str
-    crf: int
-    preset: str | None
-    codec: str
-    pix_fmt: str | None
-    scene_threshold: float
-    overwrite: bool
-    quiet: bool
+Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
 
 
 def _version(value: bool) -> None:
@@ -96,62 +86,45 @@ def parse_fps(text: str) -> Fraction:
         raise UsageError(f"--fps: {error}") from None
 
 
-def check_output(source: Path, target: Path, *, overwrite: bool) -> None:
-    """Refuse to overwrite the input or an existing file; the folder must exist."""
-    if target.exists() and source.exists() and os.path.samefile(source, target):
-        raise UsageError(f"output is the input file: {target}")
-    if target.resolve() == source.resolve():
-        raise UsageError(f"output is the input file: {target}")
-    if target.is_dir():
-        raise UsageError(f"output is a directory: {target}")
-    if target.exists() and not overwrite:
-        raise UsageError(f"output exists: {target} (use --overwrite to replace it)")
-    folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"output folder does not exist or is not a folder: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"output folder is not writable: {folder}")
-
-
-def _model(common: Common):
+def _model(model: ModelOptions):
     from aprvfi_cli.engine.interpolator import load_model
 
-    return load_model(common.weights, common.device, common.precision, route=common.route)
+    return load_model(model.weights, model.device, model.precision, route=model.route, threads=model.threads)
 
 
-def _options(common: Common, *, fps: Fraction | None, slowmo: Fraction | None, audio: bool):
+def _job_options(encoder: EncoderOptions, *, fps: Fraction | None, slowmo: Fraction | None, audio: bool):
     from aprvfi_cli.engine.stream import JobOptions, Retime
     from aprvfi_cli.video.scene import SceneSettings
     from aprvfi_cli.video.writer import EncodeSettings, check_preset, resolve_encoder
 
-    check_preset(resolve_encoder(common.codec), common.preset)  # usage errors before any work
-    if common.scene_threshold < 0 or common.scene_threshold > 1:
+    check_preset(resolve_encoder(encoder.codec), encoder.preset)  # usage errors before any work
+    if not 0 <= encoder.scene_threshold <= 1:
         raise UsageError("--scene-threshold must lie in [0, 1]")
     return JobOptions(
         retime=Retime(fps=fps, slowmo=slowmo),
-        encode=EncodeSettings(codec=common.codec, crf=common.crf, preset=common.preset, pix_fmt=common.pix_fmt),
-        scene=SceneSettings(cut_threshold=common.scene_threshold),
+        encode=EncodeSettings(codec=encoder.codec, crf=encoder.crf, preset=encoder.preset, pix_fmt=encoder.pix_fmt),
+        scene=SceneSettings(cut_threshold=encoder.scene_threshold),
         copy_audio=audio,
     )
 
 
-def _run_one(source: Path, target: Path, *, common: Common, options, interpolator) -> object:
+def _run_one(source: Path, target: Path, *, options, interpolator, quiet: bool) -> object:
     from aprvfi_cli.console import progress_bar
     from aprvfi_cli.engine.stream import process_video
 
-    with progress_bar(source.name, quiet=common.quiet) as progress:
+    with progress_bar(source.name, quiet=quiet) as progress:
         return process_video(source, target, interpolator=interpolator, options=options, progress=progress)
 
 
-def _report(result, interpolator, common: Common, extra: list[str]) -> None:
+def _report(result, interpolator, *, quiet: bool, extra: list[str]) -> None:
     from aprvfi_cli.console import note
 
-    note(f"interpolated with {interpolator.describe()}", quiet=common.quiet)
+    note(f"interpolated with {interpolator.describe()}", quiet=quiet)
     for line in [*extra, *result.notes]:
-        note(line, quiet=common.quiet)
+        note(line, quiet=quiet)
     if result.duplicates or result.cuts:
-        note(f"{result.duplicates} duplicate frames skipped, {result.cuts} scene cuts", quiet=common.quiet)
-    if not common.quiet:
+        note(f"{result.duplicates} duplicate frames skipped, {result.cuts} scene cuts", quiet=quiet)
+    if not quiet:
         print(f"{result.output}: {result.frames_in} frames in, {result.frames_out} out, {result.seconds:.1f} s")
 
 
@@ -162,65 +135,49 @@ def _check_input(source: Path) -> None:
 
 
 @app.command()
+@with_options(model=ModelOptions, encoder=EncoderOptions)
 def slowmo(
     input: Annotated[Path, typer.Argument(help="Video file.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")] = None,
+    model: ModelOptions,
+    encoder: EncoderOptions,
+    output: Output = None,
     factor: Annotated[str, typer.Option("--factor", "-k", help="Slow down by K (> 1).")] = "2",
     keep_audio: Annotated[
         bool, typer.Option("--keep-audio", help="Copy the audio unchanged (it will not match).")
     ] = False,
-    device: Device = "auto",
-    precision: Precision = "auto",
-    weights: Weights = None,
-    route: Route = "apr",
-    crf: Crf = 18,
-    preset: Preset = None,
-    codec: Codec = "h264",
-    pix_fmt: PixFmt = None,
-    scene_threshold: Scene = 0.1,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Slow motion: K-1 new frames between every pair, same playback frame rate."""
     from aprvfi_cli.console import default_output, format_rate
 
-    common = Common(device, precision, weights, route, crf, preset, codec, pix_fmt,
-                    scene_threshold, overwrite, quiet)  # fmt: skip
     k = parse_factor(factor)
     _check_input(input)
     target = output or default_output(input, tag=f"slowmo{format_rate(k)}x")
     check_output(input, target, overwrite=overwrite)
-    options = _options(common, fps=None, slowmo=k, audio=keep_audio)
-    interpolator = _model(common)
-    result = _run_one(input, target, common=common, options=options, interpolator=interpolator)
+    options = _job_options(encoder, fps=None, slowmo=k, audio=keep_audio)
+    interpolator = _model(model)
+    result = _run_one(input, target, options=options, interpolator=interpolator, quiet=quiet)
     extra = [] if keep_audio else ["audio dropped (slow motion); --keep-audio copies it unchanged"]
-    _report(result, interpolator, common, extra)
+    _report(result, interpolator, quiet=quiet, extra=extra)
 
 
 @app.command()
+@with_options(model=ModelOptions, encoder=EncoderOptions)
 def convert(
     input: Annotated[Path, typer.Argument(help="Video file.")],
+    model: ModelOptions,
+    encoder: EncoderOptions,
     fps: Annotated[str | None, typer.Option("--fps", help="Target rate: 60, 59.94, 60000/1001.")] = None,
     multi: Annotated[str | None, typer.Option("--multi", help="Target = source rate x K.")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")] = None,
+    output: Output = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitles.")] = False,
-    device: Device = "auto",
-    precision: Precision = "auto",
-    weights: Weights = None,
-    route: Route = "apr",
-    crf: Crf = 18,
-    preset: Preset = None,
-    codec: Codec = "h264",
-    pix_fmt: PixFmt = None,
-    scene_threshold: Scene = 0.1,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Frame-rate conversion: same duration, audio copied and in sync."""
     from aprvfi_cli.console import default_output, format_rate
 
-    common = Common(device, precision, weights, route, crf, preset, codec, pix_fmt,
-                    scene_threshold, overwrite, quiet)  # fmt: skip
     if (fps is None) == (multi is None):
         raise UsageError("give exactly one of --fps RATE and --multi K")
     rate = parse_fps(fps) if fps is not None else None
@@ -230,10 +187,10 @@ def convert(
         rate = _source_rate(input) * k
     target = output or default_output(input, tag=f"{format_rate(rate)}fps")
     check_output(input, target, overwrite=overwrite)
-    options = _options(common, fps=rate, slowmo=None, audio=not no_audio)
-    interpolator = _model(common)
-    result = _run_one(input, target, common=common, options=options, interpolator=interpolator)
-    _report(result, interpolator, common, [])
+    options = _job_options(encoder, fps=rate, slowmo=None, audio=not no_audio)
+    interpolator = _model(model)
+    result = _run_one(input, target, options=options, interpolator=interpolator, quiet=quiet)
+    _report(result, interpolator, quiet=quiet, extra=[])
 
 
 def _source_rate(source: Path) -> Fraction:
@@ -246,29 +203,21 @@ def _source_rate(source: Path) -> Fraction:
 
 
 @app.command()
+@with_options(model=ModelOptions, encoder=EncoderOptions)
 def batch(
     folder: Annotated[Path, typer.Argument(help="Folder of videos.")],
+    model: ModelOptions,
+    encoder: EncoderOptions,
     fps: Annotated[str | None, typer.Option("--fps", help="Convert every clip to this rate.")] = None,
     slowmo_k: Annotated[str | None, typer.Option("--slowmo", help="Slow every clip down by K.")] = None,
     output_dir: Annotated[Path | None, typer.Option("-o", "--output-dir", help="Output folder.")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Include sub-folders.")] = False,
-    device: Device = "auto",
-    precision: Precision = "auto",
-    weights: Weights = None,
-    route: Route = "apr",
-    crf: Crf = 18,
-    preset: Preset = None,
-    codec: Codec = "h264",
-    pix_fmt: PixFmt = None,
-    scene_threshold: Scene = 0.1,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Every video in a folder; finished outputs are skipped, so a rerun resumes."""
     from aprvfi_cli.batch import run_batch
 
-    common = Common(device, precision, weights, route, crf, preset, codec, pix_fmt,
-                    scene_threshold, overwrite, quiet)  # fmt: skip
     if (fps is None) == (slowmo_k is None):
         raise UsageError("give exactly one of --fps RATE and --slowmo K")
     rate = parse_fps(fps) if fps is not None else None
@@ -277,24 +226,26 @@ def batch(
         raise UsageError(f"folder not found: {folder}")
     if not folder.is_dir():
         raise UsageError(f"not a folder: {folder}")
-    options = _options(common, fps=rate, slowmo=k, audio=rate is not None)
-    failed = run_batch(folder, output_dir, options=options, common=common, recursive=recursive,
-                       load=lambda: _model(common), run=_run_one)  # fmt: skip
+    options = _job_options(encoder, fps=rate, slowmo=k, audio=rate is not None)
+
+    def run(source: Path, target: Path, interpolator) -> object:
+        return _run_one(source, target, options=options, interpolator=interpolator, quiet=quiet)
+
+    failed = run_batch(folder, output_dir, retime=options.retime, recursive=recursive, overwrite=overwrite,
+                       quiet=quiet, load=lambda: _model(model), run=run)  # fmt: skip
     if failed:
         raise typer.Exit(1)
 
 
 @app.command()
+@with_options(model=ModelOptions)
 def pair(
     first: Annotated[Path, typer.Argument(help="First image (PNG, JPEG...).")],
     second: Annotated[Path, typer.Argument(help="Second image.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output image (.png).")],
+    model: ModelOptions,
     t: Annotated[float | None, typer.Option("-t", help="Time in (0, 1).")] = None,
     n: Annotated[int | None, typer.Option("-n", help="N evenly spaced frames.")] = None,
-    device: Device = "auto",
-    precision: Precision = "auto",
-    weights: Weights = None,
-    route: Route = "apr",
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -317,8 +268,7 @@ def pair(
     for target in targets:
         for source in (first, second):
             check_output(source, target, overwrite=overwrite)
-    common = Common(device, precision, weights, route, 18, None, "h264", None, 0.1, overwrite, quiet)
-    interpolator = _model(common)
+    interpolator = _model(model)
     frames = interpolator.interpolate(img0, img1, times)
     for target, frame in zip(targets, frames, strict=True):
         write_image(target, frame)
@@ -335,36 +285,18 @@ def info(input: Annotated[Path, typer.Argument(help="Video file.")]) -> None:
     print("\n".join(probe(input).lines()))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench(ctx: typer.Context) -> None:
-    """Speed of static vs APR synthesis (options: --sizes --device --repeats --json --preset)."""
-    try:
-        from aprvfi_cli.eval.speed import main as speed_main
-    except ImportError as error:
-        raise AprvfiError(f"the benchmark module is not available: {error}") from None
-    code = speed_main(list(ctx.args))
-    if code:
-        raise typer.Exit(code)
+app.command("bench")(bench_command)
+app.command("eval")(eval_command)
+app.add_typer(train_app, name="train")
+app.add_typer(data_app, name="data")
 
 
-def _register_other_commands() -> None:
-    """``eval``, ``train`` and ``data`` live with the evaluation and training code."""
-    try:
-        from aprvfi_cli.eval.command import eval_command
-    except ImportError:  # a partial install without the evaluation code
-        pass
-    else:
-        app.command("eval")(eval_command)
-    try:
-        from aprvfi_cli.train.command import data_app, train_app
-    except ImportError:
-        pass
-    else:
-        app.add_typer(train_app, name="train")
-        app.add_typer(data_app, name="data")
-
-
-_register_other_commands()
+def error_line(error: AprvfiError) -> str:
+    """The user's line for a library error: the flag of its subject in front of its domain words."""
+    flag = FLAGS.get(error.subject or "")
+    if flag is None or error.message.startswith(flag):
+        return error.message
+    return f"{flag}: {error.message}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         code = command.main(args, prog_name="aprvfi", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except AprvfiError as error:
-        return _fail(error.message, error.exit_code)
+        return _fail(error_line(error), error.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Exception as error:

@@ -1,7 +1,8 @@
-"""Terminal output for the CLI: the progress bar, notes, output names and the batch table."""
+"""Terminal side of the CLI: the progress bar, notes, output names and checks, and the batch table."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from rich.text import Text
 
 from aprvfi_cli.engine.stream import JobResult
 from aprvfi_cli.engine.stream import Progress as ProgressCallback
+from aprvfi_cli.errors import OutputError, UsageError
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
@@ -52,6 +54,23 @@ def output_suffix(source: Path) -> str:
 def default_output(source: Path, *, tag: str, folder: Path | None = None) -> Path:
     """``clip.mp4`` -> ``clip.<tag>.mp4`` beside the source (or in ``folder``)."""
     return (folder or source.parent) / f"{source.stem}.{tag}{output_suffix(source)}"
+
+
+def check_output(source: Path, target: Path, *, overwrite: bool) -> None:
+    """Refuse to overwrite the input or an existing file; the folder must exist and be writable."""
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise UsageError(f"output is the input file: {target}")
+    if target.resolve() == source.resolve():
+        raise UsageError(f"output is the input file: {target}")
+    if target.is_dir():
+        raise UsageError(f"output is a directory: {target}")
+    if target.exists() and not overwrite:
+        raise UsageError(f"output exists: {target} (use --overwrite to replace it)")
+    folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(f"output folder does not exist or is not a folder: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"output folder is not writable: {folder}")
 
 
 class _FpsColumn(ProgressColumn):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -89,21 +90,17 @@ def test_info_errors(cli, tmp_path: Path) -> None:
     assert_one_error(cli("info", tmp_path / "x.mp4"), 1)
 
 
-def test_bench_forwards_arguments(cli, monkeypatch) -> None:
-    import types
-
-    seen: list[list[str] | None] = []
-    fake = types.ModuleType("aprvfi_cli.eval.speed")
-
-    def main(argv):
-        seen.append(argv)
-        return 3
-
-    fake.main = main  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "aprvfi_cli.eval.speed", fake)
-    result = cli("bench", "--sizes", "64x48", "--repeats", "1", "--json", "x.json")
-    assert seen == [["--sizes", "64x48", "--repeats", "1", "--json", "x.json"]]
-    assert result.code == 3
+def test_bench_is_a_command(cli, tmp_path: Path) -> None:
+    out = tmp_path / "speed.json"
+    result = cli("bench", "--preset", "tiny", "--sizes", "64x48", "--repeats", "1", "--device", "cpu", "--json", out)
+    assert result.code == 0, result.err
+    report = json.loads(out.read_text())
+    assert report["preset"] == "tiny" and report["precision"] == "fp32"
+    assert report["sizes"]["64x48"]["time_apr_s"] > 0
+    assert_one_error(cli("bench", "--sizes", "64"), 2, "--sizes")
+    assert_one_error(cli("bench", "--preset", "huge"), 2, "--preset")
+    assert_one_error(cli("bench", "--preset", "tiny", "--route", "0.5"), 2, "--route")
+    assert_one_error(cli("bench", "--bogus"), 2, "bogus")
 
 
 def test_entry_point_subprocess(tmp_path: Path, clips, weights_dir: Path) -> None:
@@ -119,7 +116,7 @@ def test_entry_point_subprocess(tmp_path: Path, clips, weights_dir: Path) -> Non
                           capture_output=True, text=True, env=env, check=False)  # fmt: skip
     assert good.returncode == 0, good.stderr
     with av.open(str(out)) as container:
-        assert container.streams.video[0].frames == 23
+        assert container.streams.video[0].frames == 24
 
 
 @pytest.mark.parametrize("dtype", [np.uint8])

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from aprvfi_cli.errors import UsageError
+from aprvfi_cli.model import Routing
 from aprvfi_cli.model.weights import Method, Origin, resolve_weights
 from aprvfi_cli.placement import Placement, resolve_device, resolve_placement
 
@@ -43,8 +44,6 @@ class Interpolator:
         max_patches: int | None = 256,
         origin: Origin | None = None,
     ) -> None:
-        from aprvfi_cli.model import Routing
-
         self.placement = placement or Placement.cpu()
         self.method: Method = method
         self.routing = routing if routing is not None else Routing(mode="apr")
@@ -161,7 +160,8 @@ class Interpolator:
         if img0.shape != img1.shape or img0.dtype != img1.dtype:
             raise ValueError(f"images differ: {img0.shape} {img0.dtype} vs {img1.shape} {img1.dtype}")
         single = _is_number(t)
-        if not single and not (isinstance(t, (Sequence, np.ndarray)) and not isinstance(t, str) and all(map(_is_number, t))):
+        many = isinstance(t, (Sequence, np.ndarray)) and not isinstance(t, str) and all(map(_is_number, t))
+        if not single and not many:
             raise TypeError(f"t must be a number or a sequence of numbers, got {t!r}")
         ts = [float(t)] if single else [float(x) for x in t]
         if any(not 0.0 <= x <= 1.0 for x in ts):
@@ -170,6 +170,18 @@ class Interpolator:
         made = iter(self.interpolate_pairs([img0], [img1], [inner])[0]) if inner else iter(())
         out = [img0.copy() if x == 0 else img1.copy() if x == 1 else next(made) for x in ts]
         return out[0] if single else out
+
+
+def parse_routing(route: str, *, dynamic_blocks: int | None = None) -> Routing:
+    """``apr``, ``static`` or keep ratios ``0.1,0.4,0.6,0.9``; with ``dynamic_blocks``, the keep
+    ratios must number that many. Raises :class:`UsageError` (subject ``route``)."""
+    try:
+        routing = Routing.parse(route)
+    except ValueError as error:
+        raise UsageError(str(error), subject="route") from error
+    if routing.mode == "keep" and dynamic_blocks is not None and len(routing.keep_ratios or ()) != dynamic_blocks:
+        raise UsageError(f"this model needs {dynamic_blocks} keep ratios, got {route!r}", subject="route")
+    return routing
 
 
 def _is_number(value: object) -> bool:
@@ -193,18 +205,11 @@ def load_model(
     ``threads``: CPU threads for torch (>= 1; None: ``$APRVFI_THREADS``, else torch's default).
     Raises :class:`ModelError` / :class:`UsageError` with a one-line message.
     """
-    from aprvfi_cli.model import Routing
-
     placement = resolve_placement(device, precision, threads)
-    try:
-        routing = Routing.parse(route)
-    except ValueError as error:
-        raise UsageError(str(error), subject="route") from error
+    parse_routing(route)  # a bad route is a usage error before the weights load
     model, origin = resolve_weights(weights)
-    if routing.mode == "keep" and origin.method == "model":
-        blocks = model.config.num_dynamic_blocks
-        if len(routing.keep_ratios or ()) != blocks:
-            raise UsageError(f"this model needs {blocks} keep ratios", subject="route")
+    # flow-only never routes, so only a synthesising model needs one keep ratio per dynamic block
+    routing = parse_routing(route, dynamic_blocks=model.config.num_dynamic_blocks if origin.method == "model" else None)
     return Interpolator(
         model,
         method=origin.method,

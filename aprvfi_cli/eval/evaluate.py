@@ -1,10 +1,12 @@
-"""Quality of the model and of the trivial baselines on an evaluation set (DESIGN §5).
+"""Quality of the model and of the trivial baselines on an evaluation set.
 
 Methods, each scored by PSNR (RGB, 8-bit, whole frame) and SSIM against the true middle frame:
 ``repeat`` (copy frame 0), ``average`` (mean of the inputs), ``flow-only`` (the flow network's
 bidirectional splatting, no synthesis), ``static`` (the model, every patch through every block)
-and ``apr`` (the model with routing). Seconds per pair are wall-clock for the model methods
-(flow and context included) on the chosen device.
+and ``apr`` (the model with routing). The model methods run through the same
+:class:`~aprvfi_cli.engine.interpolator.Interpolator` as ``aprvfi convert`` (same tensors,
+placement, precision and patch chunks), so their frames and seconds per pair (wall clock,
+flow and context included) are what a user gets.
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from aprvfi_cli.eval.metrics import psnr, to_uint8
+from aprvfi_cli.engine.interpolator import Interpolator
+from aprvfi_cli.eval.metrics import psnr
 from aprvfi_cli.eval.middlebury import Triplet
 from aprvfi_cli.eval.ssim import ssim
-from aprvfi_cli.model import APRVFI, Routing
-from aprvfi_cli.model.weights import default_weights, flow_only_model, load_weights
+from aprvfi_cli.model import Routing
+from aprvfi_cli.model.weights import Origin
+from aprvfi_cli.placement import Placement
 
 METHODS = ("repeat", "average", "flow-only", "static", "apr")
+MODEL_METHODS = ("flow-only", "static", "apr")
 
 
 @dataclass
@@ -60,8 +64,13 @@ class EvalReport:
 
     def to_dict(self) -> dict:
         return {
-            "dataset": self.dataset, "layout": self.layout, "triplets": len(self.names), "skipped": self.skipped,
-            "weights": self.weights, "device": self.device, "routing": self.routing,
+            "dataset": self.dataset,
+            "layout": self.layout,
+            "triplets": len(self.names),
+            "skipped": self.skipped,
+            "weights": self.weights,
+            "device": self.device,
+            "routing": self.routing,
             "methods": {name: scores.summary() for name, scores in self.methods.items()},
             "per_triplet": [
                 {"name": n, **{m: {"psnr": s.psnr[i], "ssim": s.ssim[i]} for m, s in self.methods.items()}}
@@ -70,52 +79,72 @@ class EvalReport:
         }
 
 
-def load_eval_model(weights: str | Path | None) -> tuple[APRVFI, str]:
-    """The model to score and a description: a weights file, the default weights, or (with none
-    trained) the EBME flow with an untrained synthesis head, whose output is the flow-only frame."""
-    if weights is not None:
-        return load_weights(weights), str(weights)
-    default = default_weights()
-    if default is not None:
-        return load_weights(default), str(default)
-    return flow_only_model(), "none trained: EBME flow + zero synthesis head (static = apr = flow-only)"
+def method_interpolators(
+    model: torch.nn.Module,
+    origin: Origin,
+    *,
+    placement: Placement,
+    routing: Routing,
+    methods: Iterable[str] = MODEL_METHODS,
+    max_patches: int | None = 256,
+) -> dict[str, Interpolator]:
+    """One :class:`Interpolator` per model method, all sharing ``model`` on ``placement``.
+
+    With flow-only weights (no trained synthesis), ``static`` and ``apr`` run the untrained
+    synthesis head, whose output is the flow-only frame.
+    """
+    policies = {"flow-only": None, "static": Routing(mode="static"), "apr": routing}
+    return {
+        name: Interpolator(
+            model,
+            method="flow-only" if policies[name] is None else "model",
+            placement=placement,
+            routing=policies[name],
+            max_patches=max_patches,
+            origin=origin,
+        )
+        for name in MODEL_METHODS
+        if name in methods
+    }
 
 
-def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255).to(device)
+@dataclass(frozen=True)
+class Prediction:
+    """One method's middle frame (H, W, 3) uint8, its wall-clock seconds and the share of
+    dynamic-block patches it ran (None for flow-only)."""
+
+    frame: np.ndarray
+    seconds: float
+    pass_fraction: float | None
 
 
-def _to_image(frame: torch.Tensor) -> np.ndarray:
-    return to_uint8(frame[0].float().permute(1, 2, 0).cpu().numpy())
-
-
-def _timed(run: Callable[[], object], device: torch.device) -> tuple[object, float]:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def predict(interpolator: Interpolator, frame0: np.ndarray, frame1: np.ndarray) -> Prediction:
+    """The frame at t = 0.5 through the interpolator's numpy path (``interpolate_pairs``'s)."""
+    img0, img1 = interpolator.to_tensor([frame0]), interpolator.to_tensor([frame1])
+    interpolator.placement.synchronize()
     start = time.perf_counter()
-    result = run()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return result, time.perf_counter() - start
+    frames, passed = interpolator.interpolate_with_routes(img0, img1, [[0.5]])
+    interpolator.placement.synchronize()
+    seconds = time.perf_counter() - start
+    fraction = None if passed[0] is None else float(passed[0][0])
+    return Prediction(interpolator.to_images(frames[0], frame0.dtype)[0], seconds, fraction)
 
 
-@torch.no_grad()
 def evaluate(
     triplets: Iterable[Triplet],
     *,
-    model: APRVFI,
-    device: torch.device,
-    routing: Routing,
+    interpolators: dict[str, Interpolator],
     methods: tuple[str, ...] = METHODS,
     on_triplet: Callable[[str], None] | None = None,
 ) -> dict[str, MethodScores]:
-    """Score every method on every triplet; returns per-method scores (names in input order)."""
+    """Score every method on every triplet; returns per-method scores (names in input order).
+
+    ``interpolators``: from :func:`method_interpolators`, one per model method in ``methods``.
+    """
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
-    model = model.eval().to(device)
     scores = {name: MethodScores() for name in methods}
-    static = Routing(mode="static")
     for triplet in triplets:
         frames: dict[str, np.ndarray] = {}
         if "repeat" in methods:
@@ -123,20 +152,13 @@ def evaluate(
         if "average" in methods:
             mean = (triplet.frame0.astype(np.uint16) + triplet.frame1.astype(np.uint16) + 1) // 2
             frames["average"] = mean.astype(np.uint8)
-        if {"flow-only", "static", "apr"} & set(methods):
-            img0, img1 = _to_tensor(triplet.frame0, device), _to_tensor(triplet.frame1, device)
-            pair, flow_s = _timed(lambda img0=img0, img1=img1: model.estimate(img0, img1), device)
-            if "flow-only" in methods:
-                frame, seconds = _timed(lambda pair=pair: model.flow_only(pair, 0.5), device)
-                frames["flow-only"] = _to_image(frame)
-                scores["flow-only"].seconds.append(flow_s + seconds)
-            for name, policy in (("static", static), ("apr", routing)):
-                if name in methods:
-                    out, seconds = _timed(lambda pair=pair, policy=policy: model.synthesize(pair, 0.5, routing=policy),
-                                          device)
-                    frames[name] = _to_image(out.frame)
-                    scores[name].seconds.append(flow_s + seconds)
-                    scores[name].pass_fraction.append(out.route_map.float().mean().item())
+        for name in MODEL_METHODS:
+            if name in methods:
+                prediction = predict(interpolators[name], triplet.frame0, triplet.frame1)
+                frames[name] = prediction.frame
+                scores[name].seconds.append(prediction.seconds)
+                if prediction.pass_fraction is not None:
+                    scores[name].pass_fraction.append(prediction.pass_fraction)
         for name, image in frames.items():
             scores[name].psnr.append(psnr(image, triplet.truth))
             scores[name].ssim.append(ssim(image, triplet.truth))

@@ -1,28 +1,31 @@
-"""Speed and FLOPs of the model, static vs APR, at the paper's resolutions (DESIGN §5).
+"""Speed and FLOPs of the model, static vs APR, at the paper's resolutions.
 
-``aprvfi bench`` and ``benchmarks/model_speed.py`` both call :func:`main`. Everything runs in
-one process: for each size, a warm-up, then static and APR runs interleaved so that machine
-load affects both alike; the median of the repeats is reported.
+``aprvfi bench`` is :func:`bench_command`; ``benchmarks/model_speed.py`` runs it through
+:func:`main`. Everything runs in one process: for each size, a warm-up, then static and APR runs
+interleaved so that machine load affects both alike; the median of the repeats is reported.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated
 
+import click
 import torch
+import typer
 from rich.console import Console
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
-from aprvfi_cli.engine.interpolator import resolve_device
 from aprvfi_cli.errors import UsageError
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
+from aprvfi_cli.options import MODEL_PANEL, PlacementOptions, with_options
+from aprvfi_cli.placement import Placement, resolve_placement
 
 
 @dataclass(frozen=True)
@@ -50,44 +53,46 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _timed(run: Callable[[], None], device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def _timed(run: Callable[[], None], placement: Placement) -> float:
+    placement.synchronize()
     start = time.perf_counter()
     run()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    placement.synchronize()
     return time.perf_counter() - start
 
 
 @torch.no_grad()
 def measure(
-    model: APRVFI, *, width: int, height: int, device: torch.device, repeats: int, routing_apr: Routing
+    model: APRVFI, *, width: int, height: int, placement: Placement, repeats: int, routing_apr: Routing
 ) -> SpeedResult:
-    """Parameters, FLOPs and median seconds per frame pair for one frame size."""
+    """Parameters, FLOPs and median seconds per frame pair for one frame size (``model`` on ``placement``)."""
     generator = torch.Generator().manual_seed(0)
-    memory = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-    img0 = torch.rand(1, 3, height, width, generator=generator).to(device, memory_format=memory)
+    img0 = placement.to(torch.rand(1, 3, height, width, generator=generator))
     img1 = torch.roll(img0, shifts=(3, 7), dims=(2, 3))  # a real, small motion
     static = Routing(mode="static")
+
+    def synthesize(routing: Routing) -> None:
+        with placement.autocast():
+            model.synthesize(model.estimate(img0, img1), 0.5, routing=routing, channels_last=placement.channels_last)
+
+    def flow() -> None:
+        with placement.autocast():
+            model.estimate(img0, img1)
 
     def flops(routing: Routing) -> int:
         counter = FlopCounterMode(display=False)
         with counter:
-            model.synthesize(model.estimate(img0, img1), 0.5, routing=routing)
+            synthesize(routing)
         return counter.get_total_flops()
 
-    def run(routing: Routing) -> Callable[[], None]:
-        return lambda: model.synthesize(model.estimate(img0, img1), 0.5, routing=routing)
-
     flops_static, flops_apr = flops(static), flops(routing_apr)
-    run(static)()  # warm-up: allocator, kernels, caches
-    run(routing_apr)()
+    synthesize(static)  # warm-up: allocator, kernels, caches
+    synthesize(routing_apr)
     static_times, apr_times, flow_times = [], [], []
     for _ in range(repeats):
-        static_times.append(_timed(run(static), device))
-        apr_times.append(_timed(run(routing_apr), device))
-        flow_times.append(_timed(lambda: model.estimate(img0, img1), device))
+        static_times.append(_timed(lambda: synthesize(static), placement))
+        apr_times.append(_timed(lambda: synthesize(routing_apr), placement))
+        flow_times.append(_timed(flow, placement))
     return SpeedResult(
         width=width,
         height=height,
@@ -100,11 +105,18 @@ def measure(
     )
 
 
-def render(results: list[SpeedResult], *, device: torch.device, routing_apr: Routing) -> Table:
-    table = Table(title=f"APR-VFI speed on {device} (APR: keep ratios {routing_apr.keep_ratios})")
+def render(results: list[SpeedResult], *, placement: Placement, routing_apr: Routing) -> Table:
+    table = Table(title=f"APR-VFI speed on {placement.describe()} (APR: keep ratios {routing_apr.keep_ratios})")
     for column in (
-        "size", "params", "TFLOPs static", "TFLOPs APR", "APR/static FLOPs",
-        "s/pair static", "s/pair APR", "APR/static time", "s flow+context",
+        "size",
+        "params",
+        "TFLOPs static",
+        "TFLOPs APR",
+        "APR/static FLOPs",
+        "s/pair static",
+        "s/pair APR",
+        "APR/static time",
+        "s flow+context",
     ):
         table.add_column(column, justify="right")
     for r in results:
@@ -122,43 +134,69 @@ def render(results: list[SpeedResult], *, device: torch.device, routing_apr: Rou
     return table
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aprvfi bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="2048x1080,1280x720", help="comma-separated WxH list")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per mode (median)")
-    parser.add_argument("--preset", default="paper", choices=["paper", "tiny"])
-    parser.add_argument("--route", default=None, help="APR keep ratios (default: the config's)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON")
-    args = parser.parse_args(argv)
-    sizes = [parse_size(part) for part in args.sizes.split(",")]
-    device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    config = ModelConfig.preset(args.preset)
-    try:
-        routing_apr = Routing.parse(args.route) if args.route else Routing(mode="keep", keep_ratios=config.keep_ratios)
-    except ValueError as error:
-        raise UsageError(f"--route: {error}") from None
-    model = APRVFI(config).eval().to(device)
-    if device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)  # 3.5x faster 3x3 convs on CPU
+@with_options(placement_words=PlacementOptions)
+def bench_command(
+    placement_words: PlacementOptions,
+    sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated WxH list.")] = "2048x1080,1280x720",
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed runs per mode (median).")] = 3,
+    preset: Annotated[str, typer.Option("--preset", help="Model preset: paper or tiny.")] = "paper",
+    weights: Annotated[
+        Path | None,
+        typer.Option("--weights", help="Weights file (default: random, of --preset).", rich_help_panel=MODEL_PANEL),
+    ] = None,
+    route: Annotated[str | None, typer.Option("--route", help="APR keep ratios (default: the config's).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers as JSON.")] = None,
+) -> None:
+    """Speed and FLOPs of static vs APR synthesis at the paper's resolutions."""
+    from aprvfi_cli.engine.interpolator import parse_routing
+    from aprvfi_cli.model.weights import resolve_weights
+
+    frame_sizes = [parse_size(part) for part in sizes.split(",")]
+    if preset not in ("paper", "tiny"):
+        raise UsageError(f"--preset must be paper or tiny, got {preset!r}")
+    placement = resolve_placement(placement_words.device, placement_words.precision, placement_words.threads)
+    # speed does not depend on the weights' values: random ones of the preset unless a file is given
+    model = resolve_weights(weights)[0] if weights is not None else APRVFI(ModelConfig.preset(preset))
+    config = model.config
+    if route is None:
+        routing_apr = Routing(mode="keep", keep_ratios=config.keep_ratios)
+    else:
+        routing_apr = parse_routing(route, dynamic_blocks=config.num_dynamic_blocks)
+        if routing_apr.mode != "keep":
+            raise UsageError(f"--route: keep ratios such as 0.1,0.4,0.6,0.9, got {route!r}")
+    model = placement.to(model.eval())
     results = [
-        measure(model, width=w, height=h, device=device, repeats=args.repeats, routing_apr=routing_apr)
-        for w, h in sizes
+        measure(model, width=w, height=h, placement=placement, repeats=repeats, routing_apr=routing_apr)
+        for w, h in frame_sizes
     ]
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # a piped table keeps its columns readable
-    console.print(render(results, device=device, routing_apr=routing_apr))
-    if args.json:
+    console.print(render(results, placement=placement, routing_apr=routing_apr))
+    if json_out is not None:
         payload = {
-            "device": str(device),
+            "device": str(placement.device),
+            "precision": placement.precision,
             "threads": torch.get_num_threads(),
-            "preset": args.preset,
+            "preset": config.name,
             "keep_ratios": list(routing_apr.keep_ratios or ()),
             "sizes": {f"{r.width}x{r.height}": asdict(r) for r in results},
         }
-        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        json_out.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``bench_command`` outside the ``aprvfi`` app (``benchmarks/model_speed.py``); returns the exit code.
+
+    Library errors propagate (as :class:`AprvfiError`); option errors print click's message.
+    """
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(bench_command)
+    try:
+        typer.main.get_command(app).main(argv, prog_name="aprvfi bench", standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
     return 0
