@@ -7,9 +7,7 @@ with a 95% interval (normal approximation, n >= 200), overall and per clip.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +16,7 @@ import torch
 from aprvfi_cli.data.store import Store
 from aprvfi_cli.eval.metrics import psnr, to_uint8
 from aprvfi_cli.model import APRVFI, Routing
+from aprvfi_cli.placement import Placement
 
 
 @dataclass(frozen=True)
@@ -84,8 +83,8 @@ class DevReport:
         return out
 
 
-def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255).to(device)
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255)
 
 
 @torch.no_grad()
@@ -94,8 +93,7 @@ def score_dev(
     store: Store,
     *,
     routings: dict[str, Routing],
-    device: torch.device,
-    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    placement: Placement,
     limit_per_group: int | None = None,
 ) -> DevReport:
     """Score every dev triplet (at most ``limit_per_group`` per clip, evenly spread) with flow-only and
@@ -106,13 +104,13 @@ def score_dev(
         patches_run={name: [] for name in routings if routings[name].mode != "static"},
     )
     for triplet in store.iter_split("dev", limit_per_group=limit_per_group):
-        frame0, frame1 = _tensor(triplet.frame0, device), _tensor(triplet.frame1, device)
-        flow = torch.from_numpy(np.array(triplet.flow))[None].float().to(device)
-        with autocast():
+        frame0, frame1 = (placement.to(_tensor(f)) for f in (triplet.frame0, triplet.frame1))
+        flow = placement.to(torch.from_numpy(np.array(triplet.flow))[None].float())
+        with placement.autocast():
             pair = model.estimate(frame0, frame1, flow=flow)
             outputs = {"flow_only": model.flow_only(pair, triplet.t)}
             for name, routing in routings.items():
-                result = model.synthesize(pair, triplet.t, routing=routing)
+                result = model.synthesize(pair, triplet.t, routing=routing, channels_last=placement.channels_last)
                 outputs[name] = result.frame
                 if name in report.patches_run:
                     report.patches_run[name].append(result.route_map.float().mean().item())

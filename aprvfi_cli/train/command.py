@@ -17,6 +17,7 @@ from aprvfi_cli.data.sources import PrepareSettings, check_cache, prepare
 from aprvfi_cli.data.store import StoreSettings, build_store
 from aprvfi_cli.errors import UsageError
 from aprvfi_cli.model.weights import flow_only_model
+from aprvfi_cli.placement import resolve_placement
 from aprvfi_cli.train.dataset import DataConfig
 from aprvfi_cli.train.store_batches import StoreSampling
 from aprvfi_cli.train.synthetic import SyntheticConfig, synthetic_triplet
@@ -208,6 +209,9 @@ def train_command(
     ] = None,
     resume: Annotated[Path | None, typer.Option(help="continue a run: its folder or a checkpoint folder")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    precision: Annotated[
+        str, typer.Option(help="auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16, fp16")
+    ] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
     workers: Annotated[int, typer.Option(help="data loader processes (0: in the main process)")] = 2,
     checkpoint_minutes: Annotated[float, typer.Option(help="checkpoint every so many minutes")] = 10.0,
@@ -220,10 +224,7 @@ def train_command(
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
 ) -> None:
     """Train (or resume); writes RUN_DIR/log.jsonl, RUN_DIR/checkpoints/, RUN_DIR/aprvfi.pt at the end."""
-    import torch
 
-    if threads:
-        torch.set_num_threads(threads)
     from aprvfi_cli.train.synthetic import SyntheticConfig
 
     data = DataConfig(
@@ -257,11 +258,16 @@ def train_command(
     config = replace(config, keep_checkpoints=keep_checkpoints, store=sampling, dev_per_clip=dev_per_clip)
     try:
         trainer = build_trainer(
-            config, run_dir=run_dir, cache=cache, device=device, resume=resume, progress_bar=not no_progress
+            config,
+            run_dir=run_dir,
+            cache=cache,
+            placement=resolve_placement(device, precision, threads),
+            resume=resume,
+            progress_bar=not no_progress,
         )
     except (FileNotFoundError, ValueError) as error:  # no prepared data or store, no checkpoint to resume
         raise UsageError(str(error)) from error
-    console.print(f"training on {trainer.device}; log: {run_dir / 'log.jsonl'}")
+    console.print(f"training on {trainer.placement.describe()}; log: {run_dir / 'log.jsonl'}")
     try:
         trainer.run(max_seconds=max_minutes * 60 if max_minutes else None)
     except KeyboardInterrupt:

@@ -25,11 +25,11 @@ from torch import nn
 from tqdm import tqdm
 
 from aprvfi_cli.data.store import Store
-from aprvfi_cli.engine.interpolator import resolve_device
 from aprvfi_cli.eval.devset import score_dev
 from aprvfi_cli.eval.metrics import psnr, to_uint8
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing, load_ebme_flow
 from aprvfi_cli.model.weights import default_weights, ebme_flow_weights, load_weights, save_weights
+from aprvfi_cli.placement import Placement
 from aprvfi_cli.train.checkpoint import Progress, load_checkpoint, save_checkpoint, set_rng_state
 from aprvfi_cli.train.dataset import DataConfig, Material, Sample, StepBatches, load_material, validation_samples
 from aprvfi_cli.train.losses import LossTerms, LossWeights, total_loss
@@ -138,18 +138,19 @@ class Trainer:
         *,
         run_dir: str | Path,
         material: Material | None,
-        device: torch.device | None = None,
+        placement: Placement | None = None,
         resume: str | Path | None = None,
         progress_bar: bool = True,
     ):
         self.config, self.material = config, material
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.device = device or resolve_device("auto")
+        self.placement = placement or Placement.cpu()
+        self.device = self.placement.device
         self.progress_bar = progress_bar
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick the fastest kernels
-        self.model = self._initial_model().to(self.device)
+        self.model = self.placement.to(self._initial_model())
         self.progress = Progress(stage_index=0, step=0, global_step=0, elapsed_s=0.0)
         self.optimizer = self._optimizer(self.stage)
         if resume is not None:
@@ -196,18 +197,16 @@ class Trainer:
         )
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return self.placement.autocast()
 
     # -- one step ----------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor], stage: StageConfig) -> LossTerms:
         """The stage's loss on a batch (frame0, truth, frame1 (B, 3, H, W), t (B,))."""
-        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        batch = {k: self.placement.to(v) for k, v in batch.items()}
         routing = Routing(mode="gumbel", tau=self.config.gumbel_tau) if stage.routed else Routing(mode="static")
         with self._autocast():
             pair = self.model.estimate(batch["frame0"], batch["frame1"], flow=batch.get("flow"))
-            out = self.model.synthesize(pair, batch["t"], routing=routing)
+            out = self.model.synthesize(pair, batch["t"], routing=routing, channels_last=self.placement.channels_last)
         reference = None
         if stage.routed:
             warped = out.warped
@@ -382,8 +381,7 @@ class Trainer:
             self.model,
             Store(self.config.store.store),
             routings=routings,
-            device=self.device,
-            autocast=self._autocast,
+            placement=self.placement,
             limit_per_group=self.config.dev_per_clip if per_clip == "config" else per_clip,
         )
         result = {"event": "validation", **report.summary()}
@@ -448,7 +446,7 @@ def build_trainer(
     *,
     run_dir: str | Path,
     cache: str | Path,
-    device: str = "auto",
+    placement: Placement | None = None,
     resume: str | Path | None = None,
     progress_bar: bool = True,
 ) -> Trainer:
@@ -467,7 +465,7 @@ def build_trainer(
         config,
         run_dir=run_dir,
         material=material,
-        device=resolve_device(device),
+        placement=placement,
         resume=resume,
         progress_bar=progress_bar,
     )
