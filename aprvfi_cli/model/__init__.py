@@ -1,4 +1,4 @@
-"""The APR-VFI network (DESIGN §3)."""
+"""The APR-VFI network: flow, context, router, dynamic synthesis, and its weights files."""
 
 from aprvfi_cli.model.apr_vfi import APRVFI, PairState, SynthesisOutput, WarpedPair
 from aprvfi_cli.model.config import ModelConfig

@@ -27,7 +27,7 @@ class SceneSettings:
         cut_ratio: ... and the difference must also exceed this many times the median of the
             recent differences (fast motion raises every difference, a cut only one).
         duplicate_threshold: mean absolute difference of the full-resolution luma below
-            which a frame repeats the previous one (0.3/255, as in SOURCES.md); negative
+            which a frame repeats the previous one (0.3/255); negative
             disables duplicate removal.
         duplicate_block_threshold: ... and no block (>= 8 px, at most 64 across) may differ
             by more than this mean (re-encoded repeats stay under 2/255 in bigbuckbunny.mp4).
@@ -94,11 +94,6 @@ def is_duplicate(a: FrameSignature, b: FrameSignature, settings: SceneSettings) 
 def cut_score(a: FrameSignature, b: FrameSignature) -> float:
     """Mean absolute thumbnail difference in [0, 1]."""
     return float(np.abs(a.thumb - b.thumb).mean())
-
-
-def is_cut(a: FrameSignature, b: FrameSignature, settings: SceneSettings) -> bool:
-    """True if ``a`` and ``b`` differ by more than the absolute threshold (no history)."""
-    return settings.cut_threshold > 0 and cut_score(a, b) > settings.cut_threshold
 
 
 class CutDetector:
