@@ -153,8 +153,8 @@ def test_batches_are_ordered_and_independent(tmp_path: Path, use_weights: Path, 
     one, _ = run(tmp_path, source, tiny, retime={"slowmo": F(2)}, batch_pairs=1)
     first, written[:] = list(written), []
     many, _ = run(tmp_path, source, tiny, retime={"slowmo": F(2)}, batch_pairs=3)
-    assert one.frames_out == many.frames_out == len(first) == len(written) == 11
-    assert [t for t, _ in first] == [t for t, _ in written] == [F(n, 30) for n in range(11)]
+    assert one.frames_out == many.frames_out == len(first) == len(written) == 12
+    assert [t for t, _ in first] == [t for t, _ in written] == [F(n, 30) for n in range(12)]
     for (_, x), (_, y) in zip(first, written, strict=True):  # same pictures, before encoding
         assert np.abs(x.astype(int) - y).max() <= 2
 

@@ -107,9 +107,7 @@ def test_integer_slowmo_inserts_k_minus_1(factor: int) -> None:
     assert [f.time for f in plan] == [F(n, 30) for n in range(9 * factor + 1)]
     pairs = group_by_pair(plan)
     assert sorted(pairs) == list(range(9))
-    assert all(
-        [f.t for f in group] == [F(j, factor) for j in range(1, factor)] for group in pairs.values()
-    )
+    assert all([f.t for f in group] == [F(j, factor) for j in range(1, factor)] for group in pairs.values())
 
 
 def test_integer_slowmo_keeps_variable_rate_shape() -> None:
@@ -158,3 +156,22 @@ def test_parse_rate(text: str, rate: F) -> None:
 def test_parse_rate_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_rate(text)
+
+
+@pytest.mark.parametrize("factor", [2, 3])
+def test_integer_slowmo_lasts_exactly_k_times(factor: int) -> None:
+    """x2 of 3 s gave 5.958 s: the last source frame showed for one output frame, not k."""
+    pts = cfr(F(30), 90)
+    plan = plan_slowmo(pts, factor=factor, end=F(3))
+    assert len(plan) == 90 * factor
+    assert plan[-1].time + F(1, 30) == 3 * factor  # the end of the last frame: k x 3 s
+    assert all(f.source == 89 and f.is_copy for f in plan[-factor:])
+
+
+def test_slowmo_factor_has_an_upper_bound() -> None:
+    """`slowmo --factor 1e9` ran until killed; `--fps` was capped."""
+    from aprvfi_cli.video.timeline import MAX_SLOWMO_FACTOR, make_slowmo_planner
+
+    make_slowmo_planner(factor=MAX_SLOWMO_FACTOR, source_rate=F(30))
+    with pytest.raises(ValueError, match="at most"):
+        make_slowmo_planner(factor=10**9, source_rate=F(30))

@@ -23,6 +23,7 @@ from aprvfi_cli.errors import InputError, UsageError
 from aprvfi_cli.video.reader import SourceFrame, VideoReader
 from aprvfi_cli.video.scene import CutDetector, FrameSignature, SceneSettings, is_duplicate
 from aprvfi_cli.video.timeline import (
+    MAX_SLOWMO_FACTOR,
     OutputFrame,
     RatePlanner,
     SlowmoPlanner,
@@ -43,11 +44,13 @@ class Retime:
 
     def __post_init__(self) -> None:
         if (self.fps is None) == (self.slowmo is None):
-            raise UsageError("give exactly one of --fps and --slowmo")
+            raise UsageError("give exactly one of an output frame rate and a slow-motion factor")
         if self.fps is not None and self.fps <= 0:
-            raise UsageError(f"--fps must be positive, got {self.fps}")
+            raise UsageError(f"frame rate must be positive, got {self.fps}")
         if self.slowmo is not None and self.slowmo <= 1:
-            raise UsageError(f"--factor must be greater than 1, got {self.slowmo}")
+            raise UsageError(f"slow-motion factor must be greater than 1, got {self.slowmo}")
+        if self.slowmo is not None and self.slowmo > MAX_SLOWMO_FACTOR:
+            raise UsageError(f"slow-motion factor must be at most {MAX_SLOWMO_FACTOR}, got {float(self.slowmo):g}")
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,8 @@ class _Batcher:
                 if frame.is_copy or b is None:
                     image = a
                 elif cut:
-                    image = a if frame.t < Fraction(1, 2) else b  # the nearer frame, no blend
+                    # the nearer frame, no blend; the middle keeps the earlier shot (a cut lands on time)
+                    image = a if frame.t <= Fraction(1, 2) else b
                 else:
                     image = next(inner)
                 self.writer.write(image, frame.time)

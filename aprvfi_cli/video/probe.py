@@ -9,7 +9,8 @@ from pathlib import Path
 import av
 
 from aprvfi_cli.errors import InputError
-from aprvfi_cli.video.reader import ColorInfo, nominal_rate, open_input, video_stream
+from aprvfi_cli.video.declared import has_timestamps, nominal_rate
+from aprvfi_cli.video.reader import ColorInfo, open_input, video_stream
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class VideoProbe:
 
     Attributes:
         rate: declared average frame rate (exact); measured_rate: (frames - 1) / (last - first
-            pts); variable: frame intervals differ by more than one time-base tick.
+            pts); variable: some frame lies more than one time-base tick off the even grid from
+            the first to the last frame (rounding to the time base stays within one tick).
         duration: first pts to the end of the last frame (s); frame_count: video packets.
     """
 
@@ -84,6 +86,35 @@ def _describe(stream: av.stream.Stream) -> StreamSummary:
     return StreamSummary(stream.index, stream.type, codec, details.strip())
 
 
+def is_variable(stamps: list[int]) -> bool:
+    """True if the sorted ``stamps`` (time-base ticks) are not an evenly spaced grid rounded to ticks.
+
+    Compared with the straight line from the first to the last stamp, so a constant 29.97 fps
+    in 1/1000 ticks (steps 33, 34, 33...) is constant, and 24 fps then 30 fps in 1/120 ticks
+    (steps 5, then 4: at most one tick apart) is variable.
+    """
+    n = len(stamps) - 1
+    if n < 2:
+        return False
+    span = stamps[-1] - stamps[0]
+    # (stamps[i] - stamps[0]) - i * span / n, scaled by n to stay in integers
+    return any(abs((s - stamps[0]) * n - i * span) > n for i, s in enumerate(stamps))
+
+
+def _first_rotation(path: Path) -> int:
+    """Display rotation of the first decodable frame (0 if none decodes).
+
+    Opened again rather than seeking back: raw streams and truncated files refuse to seek.
+    """
+    try:
+        with open_input(path) as container:
+            for frame in container.decode(video_stream(container, path)):
+                return int(round(frame.rotation or 0))
+    except (av.error.FFmpegError, InputError):
+        pass  # the packet facts stand; decoding problems show when converting
+    return 0
+
+
 def probe(path: str | Path) -> VideoProbe:
     """Probe ``path``; raises :class:`InputError` / :class:`UsageError` with one line."""
     path = Path(path)
@@ -92,33 +123,29 @@ def probe(path: str | Path) -> VideoProbe:
         ctx = stream.codec_context
         tb = Fraction(stream.time_base) if stream.time_base else None
         stamps: list[int] = []
-        last_duration = 0
+        last_duration, packets = 0, 0
         try:
             for packet in container.demux(stream):
+                packets += bool(packet.size)
                 if packet.pts is not None and packet.size:
                     stamps.append(packet.pts)
                     last_duration = packet.duration or last_duration
         except av.error.FFmpegError as error:
             raise InputError(f"{path} is corrupt ({error.strerror})") from error
-        container.seek(0)
-        rotation = 0
+        rotation = _first_rotation(path)
         color = ColorInfo(ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range)
-        try:
-            for frame in container.decode(stream):
-                rotation = int(round(frame.rotation or 0))
-                break
-        except av.error.FFmpegError:
-            pass  # the packet facts stand; decoding problems show when converting
         stamps.sort()
-        rate = nominal_rate(stream)
+        rate = nominal_rate(stream, timestamps=has_timestamps(container))
         measured, variable, duration = None, False, Fraction(0)
         if stamps and tb is not None:
             steps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-            if steps:
+            if steps and stamps[-1] > stamps[0]:
                 measured = Fraction(len(steps)) / ((stamps[-1] - stamps[0]) * tb)
-                variable = max(steps) - min(steps) > 1
+                variable = is_variable(stamps)
             last = last_duration or (steps[-1] if steps else 0)
             duration = (stamps[-1] - stamps[0] + last) * tb
+        elif packets and rate:  # a raw stream: no timestamps, one frame per packet at the rate
+            duration = packets / rate
         fmt = av.VideoFormat(ctx.pix_fmt or "yuv420p")
         return VideoProbe(
             path=path,
@@ -133,7 +160,7 @@ def probe(path: str | Path) -> VideoProbe:
             measured_rate=measured,
             variable=variable,
             duration=duration,
-            frame_count=len(stamps),
+            frame_count=max(len(stamps), packets),
             color=color,
             rotation=rotation,
             streams=[_describe(s) for s in container.streams],

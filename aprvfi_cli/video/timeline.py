@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
 
+# beyond this a slow motion is a still picture, and a typo (1e9) would run until killed
+MAX_SLOWMO_FACTOR = 1000
+
 
 @dataclass(frozen=True)
 class OutputFrame:
@@ -160,12 +163,18 @@ class SlowmoPlanner:
         return planned
 
     def finish(self, end: Fraction | None) -> list[OutputFrame]:
-        """The last source frame, once (its display duration is scaled by k by the writer)."""
+        """The last source frame: k copies spread over its scaled duration, so the output lasts
+        exactly k x the source (``end``: the stream's absolute end, s); once if ``end`` is None."""
         if self._last is None:
             return []
-        frame = OutputFrame(self._n, self.factor * self._last, self._count - 1, Fraction(0))
-        self._n += 1
-        return [frame]
+        last, i = self._last, self._count - 1
+        copies = 1 if end is None or Fraction(end) - self._first <= last else self.factor
+        span = (Fraction(end) - self._first - last) if copies > 1 else Fraction(0)
+        planned = []
+        for j in range(copies):
+            planned.append(OutputFrame(self._n, self.factor * last + j * span, i, Fraction(0)))
+            self._n += 1
+        return planned
 
 
 def _run(planner: RatePlanner | SlowmoPlanner, pts: Iterable[Fraction], end: Fraction | None) -> list[OutputFrame]:
@@ -197,6 +206,8 @@ def make_slowmo_planner(*, factor: Fraction | int, source_rate: Fraction | None)
     factor = Fraction(factor)
     if factor <= 1:
         raise ValueError(f"slow-motion factor must be greater than 1, got {factor}")
+    if factor > MAX_SLOWMO_FACTOR:
+        raise ValueError(f"slow-motion factor must be at most {MAX_SLOWMO_FACTOR}, got {factor}")
     if factor.denominator == 1:
         return SlowmoPlanner(factor=int(factor))
     if source_rate is None:

@@ -119,6 +119,20 @@ def output_format(target: Path, encoder: str) -> str:
     return name
 
 
+def check_frame_size(pix_fmt: str, width: int, height: int) -> None:
+    """Subsampled chroma (4:2:0, 4:2:2) needs an even width (and height for 4:2:0); the encoders
+    otherwise fail with a bare "Generic error in an external library"."""
+    fmt = av.VideoFormat(pix_fmt)
+    odd_width = width % 2 and fmt.chroma_width(2) < 2
+    odd_height = height % 2 and fmt.chroma_height(2) < 2
+    if odd_width or odd_height:
+        need = "an even width and height" if fmt.chroma_height(2) < 2 else "an even width"
+        raise UsageError(
+            f"pixel format {pix_fmt} needs {need}, but the video is {width}x{height}: "
+            "choose a 4:4:4 pixel format (yuv444p) or pad the video to an even size"
+        )
+
+
 def temporary_path(target: Path) -> Path:
     """A hidden file beside ``target`` with the same extension (the muxer guesses from it)."""
     return target.with_name(f".{target.stem}.aprvfi-{os.getpid()}.part{target.suffix}")
@@ -168,6 +182,7 @@ class VideoWriter:
         encoder = resolve_encoder(settings.codec)
         self.format = output_format(self.target, encoder)  # usage errors before the temporary file exists
         self.pix_fmt = choose_pix_fmt(encoder, source_pix_fmt, high_bit_depth=high_bit_depth, wanted=settings.pix_fmt)
+        check_frame_size(self.pix_fmt, width, height)
         # the tags must describe what is encoded (an RGB source becomes YCbCr, and back)
         self.color = encoded_colour(color or ColorInfo(), self.pix_fmt, height=height, source_pix_fmt=source_pix_fmt)
         try:
