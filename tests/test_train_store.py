@@ -14,7 +14,8 @@ from test_train_command import fake_cache
 from typer.testing import CliRunner
 
 from aprvfi_cli.data.store import Store, StoreSettings, split_clip
-from aprvfi_cli.eval.devset import PairedGain
+from aprvfi_cli.eval.paired import PairedGain
+from aprvfi_cli.eval.sets import open_eval_set
 from aprvfi_cli.model import ModelConfig
 from aprvfi_cli.model.weights import flow_only_model
 from aprvfi_cli.train.augment import AugmentConfig, augment_with_flow
@@ -181,3 +182,19 @@ def test_store_refuses_stage_1(store: Path, tmp_path: Path) -> None:
 def test_tiny_preset_keeps_the_ebme_flow() -> None:
     """The store's flow comes from the paper preset's flow network; the tiny preset trains on it too."""
     assert ModelConfig.tiny().correlation_radius == ModelConfig.paper().correlation_radius
+
+
+def test_eval_reads_the_store_dev_split_and_reports_paired_gains(store: Path, tmp_path: Path) -> None:
+    from aprvfi_cli.cli import app
+
+    dev = Store(store).groups["dev-moving_mp4"]["count"]
+    assert open_eval_set(store).count == dev and open_eval_set(store).layout == "store dev set"
+    out = tmp_path / "dev.json"
+    result = CliRunner().invoke(app, ["eval", str(store), "--methods", "flow-only,static", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["triplets"] == dev
+    gain = report["gain_over_flow_only"]["static"]
+    assert gain["count"] == dev and gain["low"] <= gain["mean"] <= gain["high"]
+    # the shipped default (or the EBME flow alone) scores the same flow-only frames as the store
+    assert report["methods"]["flow-only"]["psnr"] > 20

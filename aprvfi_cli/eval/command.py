@@ -22,13 +22,15 @@ def render(report: EvalReport) -> Table:
         title=f"{report.dataset} ({report.layout}, {len(report.names)} triplets{skipped})",
         caption=f"weights: {report.weights}; device: {report.device}; apr routing: {report.routing}",
     )
-    for column in ("method", "PSNR dB", "SSIM", "s/pair", "patches run"):
+    gains = report.gains()
+    for column in ("method", "PSNR dB", "vs flow-only dB [95%]", "SSIM", "s/pair", "patches run"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for name, scores in report.methods.items():
         s = scores.summary()
         table.add_row(
             name,
             "-" if s["psnr"] is None else f"{s['psnr']:.2f}",
+            str(gains[name]) if name in gains else "-",
             "-" if s["ssim"] is None else f"{s['ssim']:.4f}",
             "-" if s["seconds_per_pair"] is None else f"{s['seconds_per_pair']:.3f}",
             "-" if s["pass_fraction"] is None else f"{s['pass_fraction']:.0%}",

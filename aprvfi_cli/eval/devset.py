@@ -7,7 +7,6 @@ with a 95% interval (normal approximation, n >= 200), overall and per clip.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,29 +14,9 @@ import torch
 
 from aprvfi_cli.data.store import Store
 from aprvfi_cli.eval.metrics import psnr, to_uint8
+from aprvfi_cli.eval.paired import PairedGain
 from aprvfi_cli.model import APRVFI, Routing
 from aprvfi_cli.placement import Placement
-
-
-@dataclass(frozen=True)
-class PairedGain:
-    """Mean per-triplet PSNR gain (dB) of a method over flow-only, with its 95% interval."""
-
-    mean: float
-    low: float
-    high: float
-    count: int
-
-    @classmethod
-    def of(cls, method: np.ndarray, floor: np.ndarray) -> PairedGain:
-        """From per-triplet PSNRs (dB) of the method and of flow-only, in the same order."""
-        gains = np.asarray(method, dtype=np.float64) - np.asarray(floor, dtype=np.float64)
-        mean = float(gains.mean())
-        half = 1.96 * float(gains.std(ddof=1)) / math.sqrt(gains.size) if gains.size > 1 else math.inf
-        return cls(mean=mean, low=mean - half, high=mean + half, count=int(gains.size))
-
-    def __str__(self) -> str:
-        return f"{self.mean:+.3f} dB [{self.low:+.3f}, {self.high:+.3f}] (n={self.count})"
 
 
 @dataclass

@@ -21,6 +21,7 @@ import torch
 from aprvfi_cli.engine.interpolator import Interpolator
 from aprvfi_cli.eval.metrics import psnr
 from aprvfi_cli.eval.middlebury import Triplet
+from aprvfi_cli.eval.paired import PairedGain
 from aprvfi_cli.eval.ssim import ssim
 from aprvfi_cli.model import Routing
 from aprvfi_cli.model.weights import Origin
@@ -72,10 +73,22 @@ class EvalReport:
             "device": self.device,
             "routing": self.routing,
             "methods": {name: scores.summary() for name, scores in self.methods.items()},
+            "gain_over_flow_only": {name: gain.to_dict() for name, gain in self.gains().items()},
             "per_triplet": [
                 {"name": n, **{m: {"psnr": s.psnr[i], "ssim": s.ssim[i]} for m, s in self.methods.items()}}
                 for i, n in enumerate(self.names)
             ],
+        }
+
+    def gains(self) -> dict[str, PairedGain]:
+        """Each model method's PSNR gain over flow-only, paired per triplet (empty without flow-only)."""
+        floor = self.methods.get("flow-only")
+        if floor is None:
+            return {}
+        return {
+            name: PairedGain.of(np.array(self.methods[name].psnr), np.array(floor.psnr))
+            for name in ("static", "apr")
+            if name in self.methods
         }
 
 

@@ -4,6 +4,7 @@ Layouts (DESIGN §5):
 - Middlebury: ``other-data/<Seq>/frame10.png, frame11.png`` + ``other-gt-interp/<Seq>/frame10i11.png``.
 - Vimeo90K: ``<seq>/im1.png, im2.png, im3.png`` at any depth (im2 is the truth).
 - A folder of consecutive frames (e.g. the Sintel frames): (f[k], f[k+2] -> f[k+1]) for every k.
+- A training store (``aprvfi data store``): its held-back dev split, whole frames, real footage.
 - A video file: leave-one-out triplets (f[2k], f[2k+2] -> f[2k+1]), skipping shot cuts and
   near-duplicate frames (see :mod:`aprvfi_cli.data.triplets`).
 """
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from aprvfi_cli.data.decode import iter_frames
+from aprvfi_cli.data.store import META as STORE_META
+from aprvfi_cli.data.store import Store
 from aprvfi_cli.data.triplets import plan_triplets, scan_clip, spread
 from aprvfi_cli.eval.middlebury import Triplet, middlebury_triplets
 from aprvfi_cli.video.images import read_image
@@ -104,6 +107,25 @@ def _video(path: Path, limit: int | None) -> EvalSet:
     return EvalSet(path, "video", len(chosen), possible - len(chosen), generate())
 
 
+def _store_dev(root: Path, limit: int | None) -> EvalSet:
+    store = Store(root)
+    names = store.names("dev")
+    total = sum(store.groups[n]["count"] for n in names)
+    chosen = spread([(n, i) for n in names for i in range(store.groups[n]["count"])], limit)
+
+    def generate() -> Iterator[Triplet]:
+        for name, index in chosen:
+            stored = store.triplet(name, index)
+            yield Triplet(
+                name=f"{name.removeprefix('dev-')}#{index}",
+                frame0=np.array(stored.frame0),
+                truth=np.array(stored.truth),
+                frame1=np.array(stored.frame1),
+            )
+
+    return EvalSet(root, "store dev set", len(chosen), total - len(chosen), generate())
+
+
 def open_eval_set(path: str | Path, *, limit: int | None = None) -> EvalSet:
     """Locate the triplets under ``path`` (see the module doc); ``limit`` spreads a subset evenly."""
     path = Path(path)
@@ -111,6 +133,8 @@ def open_eval_set(path: str | Path, *, limit: int | None = None) -> EvalSet:
         raise FileNotFoundError(f"no such file or folder: {path}")
     if path.is_file():
         return _video(path, limit)
+    if (path / STORE_META).is_file():
+        return _store_dev(path, limit)
     if (path / "other-gt-interp").is_dir() and (path / "other-data").is_dir():
         return _middlebury(path, limit)
     if vimeo_folders(path):
