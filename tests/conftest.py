@@ -46,12 +46,14 @@ def make_clip(
     duplicates: Sequence[int] = (),
     color: tuple[int, int, int, int] | None = None,
     rotation: int = 0,
+    keyframe_interval: int | None = None,
 ) -> Path:
     """Write a test clip.
 
     Args:
         pts: explicit presentation times (s) for a variable-frame-rate clip (len = frames).
         cut_at: frames from this index on belong to a second shot.
+        keyframe_interval: at most this many frames between keyframes (None: the encoder's default).
         duplicates: frame indices that repeat the previous frame's picture.
         color: (primaries, trc, space, range) tags.
     """
@@ -64,6 +66,8 @@ def make_clip(
     stream.codec_context.time_base = time_base
     if codec == "libx264":
         stream.options = {"crf": "12", "preset": "ultrafast"}
+        if keyframe_interval:
+            stream.options = {**stream.options, "g": str(keyframe_interval)}
     if color:
         ctx = stream.codec_context
         ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = color

@@ -1,0 +1,115 @@
+"""One long video across workers: plan once, render segments anywhere, join by remuxing.
+
+The driver decodes the source once to plan the whole timeline (the same decisions as a local
+run), cuts it at keyframes (scene cuts preferred), has the workers render and encode their
+segments beside the target, then remuxes them into the target with the audio muxed once.
+Segment files are hidden and named after the job; whatever happens, none outlives the job.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from aprvfi_cli.cluster.connect import LOCAL, WorkerShape, connect, worker_shape
+from aprvfi_cli.cluster.dispatch import run_on_workers, stop_workers
+from aprvfi_cli.cluster.join import join_segments
+from aprvfi_cli.cluster.plan import scan_source
+from aprvfi_cli.cluster.render import SegmentJob
+from aprvfi_cli.cluster.segments import Segment, split_plan
+from aprvfi_cli.cluster.worker import ModelSpec, start_workers
+from aprvfi_cli.engine.stream import JobOptions, JobResult
+
+# segments per worker: more balances uneven speeds, fewer costs less seeking and joining
+SEGMENTS_PER_WORKER = 3
+# ... and no segment shorter than this many source frames
+MIN_SEGMENT_FRAMES = 16
+
+
+def segment_count(workers: int, kept_frames: int) -> int:
+    """How many segments to aim for (fewer come out where keyframes are sparse)."""
+    return max(1, min(workers * SEGMENTS_PER_WORKER, kept_frames // MIN_SEGMENT_FRAMES))
+
+
+def part_path(target: Path, job: str, index: int) -> Path:
+    """Segment ``index`` of ``job``: a hidden MP4 beside the target."""
+    return target.with_name(f".{target.stem}.aprvfi-ray-{job}.{index:04d}.mp4")
+
+
+def remove_parts(target: Path, job: str) -> None:
+    """Every file of ``job`` beside the target: segments and a killed worker's temporary files."""
+    for path in target.parent.glob(f".*.aprvfi-ray-{job}.*"):
+        path.unlink(missing_ok=True)
+
+
+def convert_on_cluster(
+    source: Path,
+    target: Path,
+    *,
+    model: ModelSpec,
+    options: JobOptions,
+    address: str = LOCAL,
+    segments: int | None = None,
+    cpus_per_worker: int | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> JobResult:
+    """Retime ``source`` into ``target`` (written atomically) on a Ray cluster.
+
+    ``segments``: how many to cut (None: :func:`segment_count`); ``progress(frames_done,
+    frames_total)`` is called on the driver while the workers run.
+    """
+    started = time.perf_counter()
+    ray = connect(address)
+    plan = scan_source(source, options)
+    shape = worker_shape(ray, device=model.device, cpus_per_worker=cpus_per_worker)
+    parts = [s for s in split_plan(plan, segments or segment_count(shape.count, len(plan.kept))) if s.outputs]
+    job = uuid.uuid4().hex[:12]
+    workers, board = start_workers(ray, model, WorkerShape(min(shape.count, len(parts)), shape.cpus, shape.gpus))
+    total = len(plan.outputs)
+    try:
+        written: dict[int, int] = {}
+
+        def done(segment: Segment, frames: object) -> None:
+            written[segment.index] = int(frames)  # type: ignore[call-overload]
+
+        def failed(_segment: Segment, error: BaseException) -> None:
+            raise error  # one bad segment fails the job (the others are stopped below)
+
+        def tick() -> None:
+            if progress:
+                progress(ray.get(board.total.remote()), total)
+
+        run_on_workers(
+            ray,
+            workers,
+            parts,
+            lambda worker, s: worker.render.remote(
+                SegmentJob(source, part_path(target, job, s.index), s, plan.stream, options)
+            ),  # fmt: skip
+            done=done,
+            failed=failed,
+            tick=tick,
+        )
+        copied, notes = join_segments(
+            [(part_path(target, job, s.index), s.outputs[0].time) for s in parts],
+            target,
+            stream=plan.stream,
+            copy_from=source if options.copy_audio else None,
+        )
+    finally:
+        stop_workers(ray, [*workers, board])
+        remove_parts(target, job)
+    if progress:
+        progress(total, total)
+    return JobResult(
+        output=target,
+        frames_in=plan.frames_in,
+        frames_out=sum(written.values()),
+        duplicates=plan.duplicates,
+        cuts=len(plan.cuts),
+        seconds=time.perf_counter() - started,
+        copied_packets=copied,
+        notes=[*plan.notes, *notes, f"{len(parts)} segments on {len(workers)} Ray workers"],
+    )

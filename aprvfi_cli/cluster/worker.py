@@ -1,0 +1,95 @@
+"""The worker actor: loads the model once, then renders clips (batch) or segments (one video).
+
+A worker process that dies is restarted by Ray, which loads the model again and retries the
+call it was running (``max_task_retries``): every call writes its output atomically, so a retry
+starts from nothing and leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from aprvfi_cli.runtime import choose_openmp_wait_policy
+
+choose_openmp_wait_policy()  # before torch loads in a worker process
+
+from aprvfi_cli.cluster.connect import WorkerShape  # noqa: E402
+from aprvfi_cli.cluster.render import SegmentJob, render_segment  # noqa: E402
+from aprvfi_cli.engine.stream import JobOptions, JobResult, process_video  # noqa: E402
+
+# a worker process may die this many times (and each call be retried this many times)
+RETRIES = 3
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model every worker loads: a weights file resolved on the driver (None: the default),
+    the user's device and precision words, the routing policy."""
+
+    weights: Path | None
+    device: str = "auto"
+    precision: str = "auto"
+    route: str = "apr"
+
+
+class RenderWorker:
+    """One model on one GPU (or a few CPU threads); method calls run one at a time."""
+
+    def __init__(self, spec: ModelSpec, threads: int | None, board: str | None = None) -> None:
+        import ray
+
+        from aprvfi_cli.engine.interpolator import load_model
+
+        self.interpolator = load_model(spec.weights, spec.device, spec.precision, route=spec.route, threads=threads)
+        # looked up by name: an actor handle among the arguments would defeat restarts (Ray #53727)
+        self.board = ray.get_actor(board) if board else None
+
+    def _report(self, frames: int) -> None:
+        if self.board is not None and frames:
+            self.board.add.remote(frames)  # fire and forget: progress must never slow the work
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def convert(self, source: Path, target: Path, options: JobOptions) -> JobResult:
+        """One whole clip, as the local batch does (written atomically)."""
+        done = 0
+
+        def progress(written: int, _total: int | None) -> None:
+            nonlocal done
+            self._report(written - done)
+            done = written
+
+        return process_video(source, target, interpolator=self.interpolator, options=options, progress=progress)
+
+    def render(self, job: SegmentJob) -> int:
+        """One segment of a long video into ``job.part``; returns its frame count."""
+        return render_segment(job, self.interpolator, self._report)
+
+
+class ProgressBoard:
+    """Frames written across the cluster (an actor workers add to and the driver reads)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def add(self, frames: int) -> None:
+        self.frames += frames
+
+    def total(self) -> int:
+        return self.frames
+
+
+def start_workers(ray: ModuleType, spec: ModelSpec, shape: WorkerShape) -> tuple[list, object]:
+    """``shape.count`` worker actors and the progress board they report to."""
+    name = f"aprvfi-progress-{uuid.uuid4().hex}"
+    board = ray.remote(num_cpus=0)(ProgressBoard).options(name=name).remote()
+    actor = ray.remote(num_cpus=shape.cpus, num_gpus=shape.gpus, max_restarts=RETRIES, max_task_retries=RETRIES)(
+        RenderWorker
+    )
+    threads = shape.threads if not shape.gpus else None
+    return [actor.remote(spec, threads, name) for _ in range(shape.count)], board
