@@ -89,8 +89,8 @@ class Interpolator:
     def interpolate_with_routes(
         self, img0: torch.Tensor, img1: torch.Tensor, times: Sequence[Sequence[float]]
     ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
-        """:meth:`interpolate_tensors`, plus per frame the fraction of patches the dynamic
-        blocks ran: B tensors (len(times[b]),), or None for ``flow-only``."""
+        """:meth:`interpolate_tensors`, plus per frame the patches each dynamic block ran: B bool
+        tensors (len(times[b]), D, n_h, n_w), or None for ``flow-only``."""
         with self.placement.autocast():
             pair = self._estimate(img0, img1)
             index = [b for b, ts in enumerate(times) for _ in ts]
@@ -114,7 +114,7 @@ class Interpolator:
                             channels_last=self.placement.channels_last,
                         )
                         frames = out.frame
-                        passed.append(out.route_map.flatten(1).float().mean(1))
+                        passed.append(out.route_map)
                     results.append(frames.float())
             flat = torch.cat(results) if results else img0.new_zeros(0, *img0.shape[1:])
             flat_passed = torch.cat(passed) if passed else None
@@ -170,6 +170,17 @@ class Interpolator:
         made = iter(self.interpolate_pairs([img0], [img1], [inner])[0]) if inner else iter(())
         out = [img0.copy() if x == 0 else img1.copy() if x == 1 else next(made) for x in ts]
         return out[0] if single else out
+
+    def route_map(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """The frame at ``t`` and the patches each dynamic block ran: (H, W, 3) and (D, n_h, n_w) bool.
+
+        Raises:
+            ValueError: a flow-only interpolator, which runs no patches.
+        """
+        if self.method == "flow-only":
+            raise ValueError("flow-only interpolation runs no patches: a route map needs trained APR-VFI weights")
+        frames, maps = self.interpolate_with_routes(self.to_tensor([img0]), self.to_tensor([img1]), [[float(t)]])
+        return self.to_images(frames[0], img0.dtype)[0], maps[0][0].cpu().numpy()
 
 
 def parse_routing(route: str, *, dynamic_blocks: int | None = None) -> Routing:

@@ -139,7 +139,7 @@ def predict(interpolator: Interpolator, frame0: np.ndarray, frame1: np.ndarray) 
     frames, passed = interpolator.interpolate_with_routes(img0, img1, [[0.5]])
     interpolator.placement.synchronize()
     seconds = time.perf_counter() - start
-    fraction = None if passed[0] is None else float(passed[0][0])
+    fraction = None if passed[0] is None else float(passed[0][0].float().mean())
     return Prediction(interpolator.to_images(frames[0], frame0.dtype)[0], seconds, fraction)
 
 
