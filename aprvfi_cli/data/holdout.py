@@ -1,6 +1,6 @@
-"""What must never enter training: the evaluation sets (DESIGN §5), by name and by content.
+"""What must never enter training: the evaluation sets, by name and by content.
 
-The SHA-256 list is that of ``shared/data/SHA256SUMS`` for Middlebury "other", the Sintel frames and
+The SHA-256 list is that of the evaluation data's checksum file for Middlebury "other", the Sintel frames and
 the three held-out clips, so a renamed copy is caught too.
 """
 

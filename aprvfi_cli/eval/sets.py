@@ -1,6 +1,6 @@
 """Evaluation sets: find the triplets of a path, whatever its layout.
 
-Layouts (DESIGN §5):
+Layouts:
 - Middlebury: ``other-data/<Seq>/frame10.png, frame11.png`` + ``other-gt-interp/<Seq>/frame10i11.png``.
 - Vimeo90K: ``<seq>/im1.png, im2.png, im3.png`` at any depth (im2 is the truth).
 - A folder of consecutive frames (e.g. the Sintel frames): (f[k], f[k+2] -> f[k+1]) for every k.

@@ -1,1 +1,1 @@
-"""Training: data preparation, synthetic and clip triplets, losses, the 3-stage curriculum (DESIGN §4)."""
+"""Training: synthetic triplets, losses, the training store's batches and the 3-stage curriculum."""

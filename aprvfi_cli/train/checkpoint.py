@@ -1,15 +1,14 @@
 """Training checkpoints: model, optimizer, schedule position, stage, step, configs and RNG states.
 
-A checkpoint is a folder of files each under 16 MB for the paper model: ``state.pt`` (model
-weights, optimizer state without its moment tensors, progress, configs, RNG) and one file per
-Adam moment (``exp_avg.pt``, ``exp_avg_sq.pt``). Moments are kept in float32 by default (an
-exact resume); bfloat16 halves them. Folders are written under a temporary name and renamed,
-and ``latest`` names the newest one, so a run killed mid-write resumes from the previous one.
+A checkpoint is a folder: ``state.pt`` (model weights, optimizer state without its moment
+tensors, progress, configs, RNG) and one file per Adam moment (``exp_avg.pt``, ``exp_avg_sq.pt``).
+Moments are kept in float32 by default (an exact resume); bfloat16 halves them. Folders are
+written under a temporary name and renamed, and ``latest`` names the newest one, so a run killed
+mid-write resumes from the previous one.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 from dataclasses import dataclass
@@ -36,8 +35,11 @@ class Progress:
 
 
 def rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate(),
-                             "numpy": np.random.get_state()}
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -116,9 +118,3 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     payload["folder"] = str(folder)
     payload["progress"] = Progress(**payload["progress"])
     return payload
-
-
-def describe(path: str | Path) -> str:
-    """One line about a checkpoint, for logs."""
-    payload = torch.load(resolve_checkpoint(path) / "state.pt", map_location="cpu", weights_only=False)
-    return json.dumps(payload["progress"])
