@@ -90,6 +90,13 @@ def test_info_errors(cli, tmp_path: Path) -> None:
     assert_one_error(cli("info", tmp_path / "x.mp4"), 1)
 
 
+def test_every_command_is_registered(cli) -> None:
+    result = cli("--help")
+    assert result.code == 0
+    for command in ("slowmo", "convert", "batch", "pair", "info", "bench", "eval", "train", "data"):
+        assert f" {command} " in result.out, command
+
+
 def test_bench_is_a_command(cli, tmp_path: Path) -> None:
     out = tmp_path / "speed.json"
     result = cli("bench", "--preset", "tiny", "--sizes", "64x48", "--repeats", "1", "--device", "cpu", "--json", out)

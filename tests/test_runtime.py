@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -33,3 +35,14 @@ def test_user_setting_wins(monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
     monkeypatch.setattr(os, "getloadavg", lambda: (10.0 * cores, 0.0, 0.0))
     assert choose_openmp_wait_policy() is None
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_the_package_sets_the_policy_before_torch_loads() -> None:
+    """Importing aprvfi_cli (as the CLI and load_model() users do) applies it while torch is not yet loaded."""
+    code = (
+        "import os, sys; os.getloadavg = lambda: (99.0, 99.0, 99.0); import aprvfi_cli; "
+        "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.split() == ["PASSIVE", "False"]
