@@ -74,6 +74,10 @@ def parse_factor(text: str) -> Fraction:
         raise UsageError(f"--factor must be a number greater than 1, got {text!r}") from None
     if factor <= 1:
         raise UsageError(f"--factor must be greater than 1, got {text!r}")
+    from aprvfi_cli.video.timeline import MAX_SLOWMO_FACTOR
+
+    if factor > MAX_SLOWMO_FACTOR:
+        raise UsageError(f"--factor must be at most {MAX_SLOWMO_FACTOR}, got {text!r}")
     return factor
 
 
@@ -106,6 +110,13 @@ def _job_options(encoder: EncoderOptions, *, fps: Fraction | None, slowmo: Fract
         scene=SceneSettings(cut_threshold=encoder.scene_threshold),
         copy_audio=audio,
     )
+
+
+def _check_target(target: Path, encoder: EncoderOptions) -> None:
+    """The output's extension must name a container that holds the codec (before any work)."""
+    from aprvfi_cli.video.writer import output_format, resolve_encoder
+
+    output_format(target, resolve_encoder(encoder.codec))
 
 
 def _run_one(source: Path, target: Path, *, options, interpolator, quiet: bool) -> object:
@@ -155,6 +166,7 @@ def slowmo(
     _check_input(input)
     target = output or default_output(input, tag=f"slowmo{format_rate(k)}x")
     check_output(input, target, overwrite=overwrite)
+    _check_target(target, encoder)
     options = _job_options(encoder, fps=None, slowmo=k, audio=keep_audio)
     interpolator = _model(model)
     result = _run_one(input, target, options=options, interpolator=interpolator, quiet=quiet)
@@ -187,6 +199,7 @@ def convert(
         rate = _source_rate(input) * k
     target = output or default_output(input, tag=f"{format_rate(rate)}fps")
     check_output(input, target, overwrite=overwrite)
+    _check_target(target, encoder)
     options = _job_options(encoder, fps=rate, slowmo=None, audio=not no_audio)
     interpolator = _model(model)
     result = _run_one(input, target, options=options, interpolator=interpolator, quiet=quiet)
@@ -246,12 +259,16 @@ def pair(
     model: ModelOptions,
     t: Annotated[float | None, typer.Option("-t", help="Time in (0, 1).")] = None,
     n: Annotated[int | None, typer.Option("-n", help="N evenly spaced frames.")] = None,
+    route_map: Annotated[
+        Path | None, typer.Option("--route-map", help="Also draw the patches each dynamic block ran (.png).")
+    ] = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Interpolate between two images: one frame at t, or N evenly spaced ones."""
     from aprvfi_cli.console import note
-    from aprvfi_cli.video.images import numbered, read_image, write_image
+    from aprvfi_cli.engine.route_map import render_route_map
+    from aprvfi_cli.video.images import image_format, numbered, read_image, write_image
 
     if t is not None and n is not None:
         raise UsageError("give -t or -n, not both")
@@ -261,6 +278,11 @@ def pair(
     if any(not 0 < x < 1 for x in times):
         raise UsageError("-t must lie strictly between 0 and 1")
     targets = [output] if len(times) == 1 else numbered(output, len(times))
+    if route_map is not None and len(targets) > 1:
+        raise UsageError("--route-map draws one frame's routing: use -t, not -n")
+    targets += [route_map] if route_map is not None else []
+    for target in targets:
+        image_format(target)  # the image type comes from the name: checked before any work
     img0, img1 = read_image(first), read_image(second)
     if img0.shape != img1.shape:
         raise InputError(f"images differ in size: {img0.shape[1]}x{img0.shape[0]} vs "
@@ -269,7 +291,13 @@ def pair(
         for source in (first, second):
             check_output(source, target, overwrite=overwrite)
     interpolator = _model(model)
-    frames = interpolator.interpolate(img0, img1, times)
+    if route_map is not None:
+        if interpolator.method == "flow-only":
+            raise UsageError("--route-map needs trained APR-VFI weights: flow-only interpolation runs no patches")
+        frame, routed = interpolator.route_map(img0, img1, times[0])
+        frames = [frame, render_route_map(frame, routed, patch_size=interpolator.model.config.patch_size)]
+    else:
+        frames = interpolator.interpolate(img0, img1, times)
     for target, frame in zip(targets, frames, strict=True):
         write_image(target, frame)
     note(f"interpolated with {interpolator.describe()}", quiet=quiet)
@@ -301,11 +329,16 @@ def error_line(error: AprvfiError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn every exception into one stderr line and an exit code."""
+    from aprvfi_cli.video.termination import Terminated, terminate_on_signals
+
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        code = command.main(args, prog_name="aprvfi", standalone_mode=False)
+        with terminate_on_signals():  # SIGTERM/SIGHUP/SIGINT unwind, so temporary files go
+            code = command.main(args, prog_name="aprvfi", standalone_mode=False)
         return code if isinstance(code, int) else 0
+    except Terminated as stop:
+        return _fail(stop.message, stop.exit_code)
     except AprvfiError as error:
         return _fail(error_line(error), error.exit_code)
     except KeyboardInterrupt:

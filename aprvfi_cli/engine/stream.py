@@ -46,11 +46,13 @@ class Retime:
         if (self.fps is None) == (self.slowmo is None):
             raise UsageError("give exactly one of an output frame rate and a slow-motion factor")
         if self.fps is not None and self.fps <= 0:
-            raise UsageError(f"frame rate must be positive, got {self.fps}")
+            raise UsageError(f"frame rate must be positive, got {self.fps}", subject="fps")
         if self.slowmo is not None and self.slowmo <= 1:
-            raise UsageError(f"slow-motion factor must be greater than 1, got {self.slowmo}")
+            raise UsageError(f"slow-motion factor must be greater than 1, got {self.slowmo}", subject="factor")
         if self.slowmo is not None and self.slowmo > MAX_SLOWMO_FACTOR:
-            raise UsageError(f"slow-motion factor must be at most {MAX_SLOWMO_FACTOR}, got {float(self.slowmo):g}")
+            raise UsageError(
+                f"slow-motion factor must be at most {MAX_SLOWMO_FACTOR}, got {float(self.slowmo):g}", subject="factor"
+            )
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def process_video(
     options: JobOptions,
     progress: Progress | None = None,
 ) -> JobResult:
-    """Retime ``source`` into ``target`` (written atomically). See DESIGN §2."""
+    """Retime ``source`` into ``target`` (written atomically, or not at all)."""
     started = time.perf_counter()
     result = JobResult(output=target)
     retime = options.retime
@@ -192,7 +194,7 @@ def process_video(
         else:
             factor = Fraction(retime.slowmo)
             if factor.denominator != 1 and not rate:
-                raise InputError(f"{source} has no frame rate; use an integer --factor")
+                raise InputError(f"{source} has no frame rate; use an integer slow-motion factor", subject="factor")
             planner = make_slowmo_planner(factor=factor, source_rate=rate)
             out_rate = rate or Fraction(25)
             if factor.denominator == 1 and reader.time_base:

@@ -3,7 +3,7 @@
 Times are seconds as :class:`fractions.Fraction`, relative to the first source frame. Nothing
 here rounds, so 24->60, 29.97->59.94 or variable-frame-rate sources come out exact.
 
-Frame-rate conversion (DESIGN §2): output frame n sits at T_n = n / fps_out and takes the
+Frame-rate conversion: output frame n sits at T_n = n / fps_out and takes the
 source pair (i, i+1) with pts_i <= T_n < pts_{i+1}, t = (T_n - pts_i) / (pts_{i+1} - pts_i);
 t == 0 copies frame i; times at or after the last frame's pts (up to the end of the stream)
 copy the last frame. Slow motion by an integer k inserts k-1 frames per pair (t = j/k), keeps

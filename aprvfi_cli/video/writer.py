@@ -61,7 +61,7 @@ def resolve_encoder(codec: str) -> str:
                     return name
             except av.error.FFmpegError:
                 continue
-    raise UsageError(f"video encoder {codec!r} is not available in this PyAV/FFmpeg build")
+    raise UsageError(f"video encoder {codec!r} is not available in this PyAV/FFmpeg build", subject="codec")
 
 
 X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
@@ -73,9 +73,9 @@ def check_preset(encoder: str, preset: str | None) -> None:
     if preset is None:
         return
     if encoder in ("libx264", "libx265") and preset not in X26X_PRESETS:
-        raise UsageError(f"--preset for {encoder}: one of {', '.join(X26X_PRESETS)}")
+        raise UsageError(f"preset for {encoder} must be one of {', '.join(X26X_PRESETS)}", subject="preset")
     if encoder == "libsvtav1" and not (preset.isdigit() and 0 <= int(preset) <= 13):
-        raise UsageError("--preset for libsvtav1: a number from 0 (slowest) to 13 (fastest)")
+        raise UsageError("preset for libsvtav1 must be a number from 0 (slowest) to 13 (fastest)", subject="preset")
 
 
 def choose_pix_fmt(encoder: str, source: str, *, high_bit_depth: bool, wanted: str | None) -> str:
@@ -83,7 +83,7 @@ def choose_pix_fmt(encoder: str, source: str, *, high_bit_depth: bool, wanted: s
     supported = [f.name for f in av.Codec(encoder, "w").video_formats or []]
     if wanted:
         if supported and wanted not in supported:
-            raise UsageError(f"{encoder} cannot encode pixel format {wanted!r}")
+            raise UsageError(f"{encoder} cannot encode pixel format {wanted!r}", subject="pix_fmt")
         return wanted
     source = _JPEG_FORMATS.get(source, source)  # full range is kept as a tag, not a format
     if not supported or source in supported:
@@ -114,7 +114,8 @@ def output_format(target: Path, encoder: str) -> str:
             probe.add_stream(encoder, rate=25)
         except ValueError:
             raise UsageError(
-                f"{suffix} files cannot hold {encoder} video (choose another output extension or codec)"
+                f"{suffix} files cannot hold {encoder} video (choose another output extension or codec)",
+                subject="codec",
             ) from None
     return name
 
@@ -129,7 +130,8 @@ def check_frame_size(pix_fmt: str, width: int, height: int) -> None:
         need = "an even width and height" if fmt.chroma_height(2) < 2 else "an even width"
         raise UsageError(
             f"pixel format {pix_fmt} needs {need}, but the video is {width}x{height}: "
-            "choose a 4:4:4 pixel format (yuv444p) or pad the video to an even size"
+            "choose a 4:4:4 pixel format (yuv444p) or pad the video to an even size",
+            subject="pix_fmt",
         )
 
 
@@ -206,7 +208,8 @@ class VideoWriter:
         except ValueError as error:  # e.g. H.264 in .webm
             raise UsageError(
                 f"{self.target.suffix or 'this'} files cannot hold {encoder} video "
-                "(choose another output extension or --codec)"
+                "(choose another output extension or codec)",
+                subject="codec",
             ) from error
         stream.width, stream.height = width, height
         stream.pix_fmt = self.pix_fmt
