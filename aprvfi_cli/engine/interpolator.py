@@ -16,10 +16,9 @@ import torch
 from aprvfi_cli.errors import UsageError
 from aprvfi_cli.model import Routing
 from aprvfi_cli.model.weights import Method, Origin, resolve_weights
-from aprvfi_cli.placement import Placement, resolve_device, resolve_placement
+from aprvfi_cli.placement import Placement, resolve_placement
 
-# resolve_device stays importable here for train/trainer.py until the trainer takes a Placement
-__all__ = ["Interpolator", "Origin", "load_model", "resolve_device"]
+__all__ = ["Interpolator", "Origin", "load_model", "parse_routing"]
 
 
 class Interpolator:
