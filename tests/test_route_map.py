@@ -46,3 +46,32 @@ def test_interpolator_route_map_matches_its_frame() -> None:
     flow_only = Interpolator(model, method="flow-only", placement=Placement.cpu())
     with pytest.raises(ValueError, match="flow-only"):
         flow_only.route_map(img0, img1)
+
+
+def test_pair_draws_the_route_map(cli, tmp_path) -> None:
+    from conftest import assert_one_error, pattern
+
+    from aprvfi_cli.model.weights import save_weights
+    from aprvfi_cli.video.images import read_image, write_image
+
+    torch.manual_seed(3)
+    model = APRVFI(ModelConfig.tiny())
+    with torch.no_grad():
+        for parameter in model.synthesis.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    weights = tmp_path / "tiny.pt"
+    save_weights(weights, model)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    write_image(a, pattern(0, width=72, height=40))
+    write_image(b, pattern(3, width=72, height=40))
+    result = cli("pair", a, b, "-o", tmp_path / "mid.png", "--route-map", tmp_path / "map.png", "--weights", weights)
+    assert result.code == 0, result.err
+    picture = read_image(tmp_path / "map.png")
+    assert picture.shape == (2 * 40 + 8, 2 * 72 + 8, 3)  # four dynamic blocks, 2x2 panels
+    assert_one_error(
+        cli("pair", a, b, "-o", tmp_path / "m.png", "-n", "2", "--route-map", tmp_path / "x.png", "--weights", weights),
+        2,
+        "route-map",
+    )
+    assert_one_error(cli("pair", a, b, "-o", tmp_path / "m2.png", "--route-map", tmp_path / "y.png"), 2, "flow-only")
+    assert not (tmp_path / "m2.png").exists() and not (tmp_path / "y.png").exists()
