@@ -157,3 +157,40 @@ def test_image_data_matches_its_name(tmp_path, suffix, magic) -> None:
     with pytest.raises(UsageError, match=r"\.png"):
         write_image(tmp_path / "x.xyz", image)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"x{suffix}"]
+
+
+OOM_SCRIPT = """
+import resource, sys
+from fractions import Fraction as F
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from conftest import make_clip
+import torch
+from aprvfi_cli.engine.interpolator import Interpolator
+from aprvfi_cli.engine.stream import JobOptions, Retime, process_video
+from aprvfi_cli.errors import AprvfiError
+from aprvfi_cli.model import APRVFI, ModelConfig
+
+torch.set_num_threads(1)
+source = make_clip(Path(sys.argv[1]), frames=3, width=1920, height=1088)
+interpolator = Interpolator(APRVFI(ModelConfig.tiny()), method="flow-only", max_patches=None)
+size = int(next(line for line in open("/proc/self/status") if line.startswith("VmSize")).split()[1]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + 400 * 2**20, resource.RLIM_INFINITY))  # decoding fits, the model not
+try:
+    process_video(source, Path(sys.argv[2]), interpolator=interpolator, options=JobOptions(retime=Retime(fps=F(60))))
+except AprvfiError as error:
+    print(type(error).__name__, error)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc and RLIMIT_AS")
+def test_out_of_memory_names_the_frame_size(tmp_path) -> None:
+    """Defect 10: running out of memory gave "unexpected RuntimeError: [enforce fail ...]"."""
+    import subprocess
+    import sys
+
+    tests = Path(__file__).parent
+    args = [sys.executable, "-c", OOM_SCRIPT, str(tmp_path / "big.mp4"), str(tmp_path / "out.mp4"), str(tests)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert done.stdout.startswith("ModelError out of memory interpolating 1920x1088 frames"), done.stdout + done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.mp4"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from aprvfi_cli.engine.interpolator import Interpolator
-from aprvfi_cli.errors import InputError, UsageError
+from aprvfi_cli.errors import InputError, ModelError, UsageError
 from aprvfi_cli.video.reader import SourceFrame, VideoReader
 from aprvfi_cli.video.scene import CutDetector, FrameSignature, SceneSettings, is_duplicate
 from aprvfi_cli.video.timeline import (
@@ -116,6 +116,14 @@ def _decode_thread(reader: VideoReader) -> Iterator[SourceFrame]:
         thread.join(timeout=5)
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for an allocation failure: Python's MemoryError, torch's (CPU "enforce fail" / CUDA OOM)."""
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        return True
+    text = str(error).lower()
+    return any(words in text for words in ("out of memory", "can't allocate memory", "not enough memory"))
+
+
 def default_batch_pairs(width: int, height: int) -> int:
     """Pairs per model call: up to 8 small frames, one 1080p or larger frame."""
     return int(max(1, min(8, 2_000_000 // max(1, width * height))))
@@ -147,11 +155,20 @@ class _Batcher:
         jobs = [e for e in self.pending if self._needs_model(e)]
         made: list[list[np.ndarray]] = []
         if jobs:
-            made = self.interpolator.interpolate_pairs(
-                [e[0] for e in jobs],
-                [e[1] for e in jobs],
-                [[float(f.t) for f in e[3] if not f.is_copy] for e in jobs],
-            )
+            try:
+                made = self.interpolator.interpolate_pairs(
+                    [e[0] for e in jobs],
+                    [e[1] for e in jobs],
+                    [[float(f.t) for f in e[3] if not f.is_copy] for e in jobs],
+                )
+            except (MemoryError, RuntimeError) as error:
+                if not is_out_of_memory(error):
+                    raise
+                height, width = jobs[0][0].shape[:2]
+                raise ModelError(
+                    f"out of memory interpolating {width}x{height} frames ({len(jobs)} pairs at a time): "
+                    "close other programs, use a smaller frame size, or a device with more memory"
+                ) from error
         results = iter(made)
         for entry in self.pending:
             a, b, cut, frames = entry
