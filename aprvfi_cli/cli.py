@@ -66,18 +66,18 @@ def _root(
     """Smoother and slower video: frame interpolation with the APR-VFI network."""
 
 
-def parse_factor(text: str) -> Fraction:
-    """``--factor``/``--slowmo``: a number > 1 such as 2, 2.5 or 5/2."""
+def parse_factor(text: str, *, flag: str = "--factor") -> Fraction:
+    """``--factor`` (``--multi``, ``--slowmo``): a number > 1 such as 2, 2.5 or 5/2."""
     try:
         factor = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--factor must be a number greater than 1, got {text!r}") from None
+        raise UsageError(f"{flag} must be a number greater than 1, got {text!r}") from None
     if factor <= 1:
-        raise UsageError(f"--factor must be greater than 1, got {text!r}")
+        raise UsageError(f"{flag} must be greater than 1, got {text!r}")
     from aprvfi_cli.video.timeline import MAX_SLOWMO_FACTOR
 
     if factor > MAX_SLOWMO_FACTOR:
-        raise UsageError(f"--factor must be at most {MAX_SLOWMO_FACTOR}, got {text!r}")
+        raise UsageError(f"{flag} must be at most {MAX_SLOWMO_FACTOR}, got {text!r}")
     return factor
 
 
@@ -193,7 +193,7 @@ def convert(
     if (fps is None) == (multi is None):
         raise UsageError("give exactly one of --fps RATE and --multi K")
     rate = parse_fps(fps) if fps is not None else None
-    k = parse_factor(multi) if multi is not None else None
+    k = parse_factor(multi, flag="--multi") if multi is not None else None
     _check_input(input)
     if rate is None:
         rate = _source_rate(input) * k
@@ -234,7 +234,7 @@ def batch(
     if (fps is None) == (slowmo_k is None):
         raise UsageError("give exactly one of --fps RATE and --slowmo K")
     rate = parse_fps(fps) if fps is not None else None
-    k = parse_factor(slowmo_k) if slowmo_k is not None else None
+    k = parse_factor(slowmo_k, flag="--slowmo") if slowmo_k is not None else None
     if not folder.exists():
         raise UsageError(f"folder not found: {folder}")
     if not folder.is_dir():

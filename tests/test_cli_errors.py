@@ -135,6 +135,12 @@ def test_bad_factor(cli, clip: Path, value: str) -> None:
     assert_one_error(cli("slowmo", clip, "--factor", value), 2, "--factor")
 
 
+@pytest.mark.parametrize(("command", "flag"), [("convert", "--multi"), ("batch", "--slowmo")])
+def test_bad_factor_names_its_flag(cli, clip: Path, command: str, flag: str) -> None:
+    source = clip if command == "convert" else clip.parent
+    assert_one_error(cli(command, source, flag, "1"), 2, f"{flag} must be greater than 1")
+
+
 def test_fps_and_multi_together(cli, clip: Path) -> None:
     assert_one_error(cli("convert", clip, "--fps", "60", "--multi", "2"), 2)
 
