@@ -54,7 +54,8 @@ def test_batch_slowmo_to_output_dir_not_recursive(cli, tmp_path: Path, clips) ->
     result = cli("batch", folder, "--slowmo", "2", "-o", target)
     assert result.code == 0, result.err
     assert sorted(p.name for p in target.iterdir()) == ["a.slowmo2x.mp4"]
-    assert len(read_video(target / "a.slowmo2x.mp4")[0]) == 24  # 12 frames x 2: the last one lasts two output frames too
+    # 12 frames x 2: the last one lasts two output frames too
+    assert len(read_video(target / "a.slowmo2x.mp4")[0]) == 24
     assert "frames in" in result.out and "a.mp4" in result.out
 
 
