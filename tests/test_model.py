@@ -170,3 +170,35 @@ def test_routing_parse() -> None:
 def test_shape_errors_are_clear(model: APRVFI) -> None:
     with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         model.estimate(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+
+
+@torch.no_grad()
+def test_bf16_autocast_at_720p_warps_like_fp32(model: APRVFI) -> None:
+    # Under CPU bf16 autocast the context is bf16; its splat positions must stay fp32 (bf16 put them
+    # 4-8 px off above 512 px and crashed on the last row of a 1280x720 frame). The flow is given: bf16
+    # convolutions are emulated, hence slow, on CPUs without AVX512-BF16.
+    img0, img1 = frames(720, 1280)
+    flow = torch.nn.functional.interpolate(
+        torch.randn(1, 4, 9, 16, generator=torch.Generator().manual_seed(2)) * 4, size=(720, 1280), mode="bilinear"
+    )
+    reference = model.warp(model.estimate(img0, img1, flow=flow), 0.5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pair = model.estimate(img0, img1, flow=flow)
+        warped = model.warp(pair, 0.5)
+    assert pair.context0.dtype == torch.bfloat16  # the case that crashed
+    assert pair.flow.dtype == torch.float32 and warped.flow0t.dtype == torch.float32
+    assert torch.equal(warped.hole0, reference.hole0) and torch.equal(warped.hole1, reference.hole1)
+    torch.testing.assert_close(warped.image0, reference.image0)
+    torch.testing.assert_close(warped.context1.float(), reference.context1, rtol=0.02, atol=0.02)
+
+
+@torch.no_grad()
+def test_bf16_autocast_model_matches_fp32(model: APRVFI) -> None:
+    img0, img1 = frames(32, 64)
+    static = Routing(mode="static")
+    reference = model(img0, img1, 0.5, routing=static).frame
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model.flow(img0, img1, levels=3).dtype == torch.float32
+        frame = model(img0, img1, 0.5, routing=static).frame
+    error = (frame.float() - reference).abs()
+    assert error.mean() < 5e-3 and error.max() < 0.05

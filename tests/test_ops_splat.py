@@ -104,3 +104,18 @@ def test_patch_gather_and_scatter_round_trip() -> None:
     every = all_patches(image, 4)
     scatter_patches(rebuilt, every, gather_patches(image, every, 4), 4)
     assert torch.equal(rebuilt, image)
+
+
+def test_bf16_values_are_placed_by_fp32_coordinates_at_720p() -> None:
+    # bf16 rounds a position above 512 px by 4-8 px; the last row (y = 767) became 768: out of bounds.
+    generator = torch.Generator().manual_seed(0)
+    source = torch.rand(1, 1, 720, 1280, generator=generator).bfloat16()
+    flow = (torch.randn(1, 2, 720, 1280, generator=generator) * 2).bfloat16()
+    expected = forward_splat(source.float(), flow.float())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        result = forward_splat(source, flow)
+    assert result.image.dtype == torch.bfloat16  # the values keep their dtype
+    assert result.weight.dtype == torch.float32 and result.hole.dtype == torch.float32
+    assert torch.equal(result.hole, expected.hole)
+    torch.testing.assert_close(result.weight, expected.weight)
+    torch.testing.assert_close(result.image.float(), expected.image, rtol=0, atol=4e-3)  # bf16 rounding of [0, 1]

@@ -2,8 +2,13 @@
 
 Every source pixel pushes its value to the four integer neighbours of its target position
 ``p + flow(p)`` with bilinear weights; each target pixel is the weighted mean of what landed on
-it. Targets that receive no weight are holes: value 0, hole mask 1. Written once with
-``index_add_`` so it is differentiable in both the input and the flow and runs on any device.
+it. Targets that receive no weight are holes: value 0, hole mask 1. Written with one
+accumulating scatter of the values and one of the weights per chunk of source pixels (all four
+corners at once), so it is differentiable in both the input and the flow and runs on any device.
+
+Precision: positions, bilinear weights and the accumulators are at least fp32 whatever the
+source's dtype (bf16 rounds a coordinate above 512 px by 4-8 px); only the values may be
+low precision, and the image comes back in the source's dtype.
 """
 
 from __future__ import annotations
@@ -13,15 +18,18 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+# Values held by one chunk's scatter temporary (4 corners x C channels): about 64 MB in fp32.
+_CHUNK_VALUES = 1 << 24
+
 
 @dataclass(frozen=True)
 class SplatResult:
     """Output of :func:`forward_splat`.
 
     Attributes:
-        image: (B, C, H, W) splatted values, 0 in holes.
-        weight: (B, 1, H, W) sum of the bilinear weights that landed on each pixel.
-        hole: (B, 1, H, W) float mask, 1 where nothing landed.
+        image: (B, C, H, W) splatted values in the source's dtype, 0 in holes.
+        weight: (B, 1, H, W) sum of the bilinear weights that landed on each pixel (>= fp32).
+        hole: (B, 1, H, W) float mask, 1 where nothing landed (>= fp32).
     """
 
     image: Tensor
@@ -35,12 +43,13 @@ def forward_splat(
     """Average-splat ``source`` along ``flow``.
 
     Args:
-        source: (B, C, H, W) values to move.
+        source: (B, C, H, W) values to move, any float dtype.
         flow: (B, 2, H, W) displacement in pixels; channel 0 is x (right), 1 is y (down).
+            Used in fp32 at least, whatever its dtype.
         weight: optional (B, 1, H, W) importance of each source pixel (default 1); a pixel of
             weight 0 (e.g. padding) lands nowhere.
-        chunk_pixels: source pixels scattered at a time; bounds the temporary memory to
-            about ``chunk_pixels * C`` values whatever the frame size (4K included).
+        chunk_pixels: at most this many source pixels are scattered at a time (fewer for wide
+            sources); bounds the temporary memory whatever the frame size (4K included).
 
     Returns:
         A :class:`SplatResult` with the splatted image, the weight map and the hole mask.
@@ -52,49 +61,70 @@ def forward_splat(
         raise ValueError(f"flow must be ({batch}, 2, {height}, {width}), got {tuple(flow.shape)}")
 
     pixels = batch * height * width
+    # fp64 stays fp64 (gradcheck); fp32, fp16 and bf16 all accumulate and place in fp32.
+    precise = torch.promote_types(torch.promote_types(source.dtype, flow.dtype), torch.float32)
     # (N, C) rows in (b, y, x) order: a free view when the source is channels_last.
     values = source.permute(0, 2, 3, 1).reshape(pixels, channels)
-    flow_x = flow[:, 0].to(source.dtype).reshape(pixels)
-    flow_y = flow[:, 1].to(source.dtype).reshape(pixels)
-    source_weight = None if weight is None else weight.to(source.dtype).reshape(pixels)
-    accumulated = source.new_zeros(pixels, channels)
-    total = source.new_zeros(pixels)
-
-    for start in range(0, pixels, chunk_pixels):
-        stop = min(start + chunk_pixels, pixels)
-        rows = torch.arange(start, stop, device=source.device)
-        image_index = rows // (height * width)
-        target_x = (rows % width).to(source.dtype) + flow_x[start:stop]
-        target_y = ((rows // width) % height).to(source.dtype) + flow_y[start:stop]
-        left, top = torch.floor(target_x), torch.floor(target_y)
-        frac_x, frac_y = target_x - left, target_y - top
-        chunk_values = values[start:stop]  # a view, not a copy
-        for corner_x, corner_y, bilinear in (
-            (left, top, (1 - frac_x) * (1 - frac_y)),
-            (left + 1, top, frac_x * (1 - frac_y)),
-            (left, top + 1, (1 - frac_x) * frac_y),
-            (left + 1, top + 1, frac_x * frac_y),
-        ):
-            inside = (corner_x >= 0) & (corner_x <= width - 1) & (corner_y >= 0) & (corner_y <= height - 1)
-            index = (
-                image_index * (height * width)
-                + corner_y.clamp(0, height - 1).long() * width
-                + corner_x.clamp(0, width - 1).long()
-            )
-            bilinear = bilinear * inside
-            if source_weight is not None:
-                bilinear = bilinear * source_weight[start:stop]
-            accumulated.index_add_(0, index, chunk_values * bilinear[:, None])
-            total.index_add_(0, index, bilinear)
+    flow_x = flow[:, 0].reshape(pixels).to(precise)
+    flow_y = flow[:, 1].reshape(pixels).to(precise)
+    source_weight = None if weight is None else weight.reshape(pixels).to(precise)
+    accumulated = torch.zeros(pixels, channels, dtype=precise, device=source.device)
+    total = torch.zeros(pixels, dtype=precise, device=source.device)
+    tracked = torch.is_grad_enabled() and (source.requires_grad or flow.requires_grad)
+    chunk = max(1, min(chunk_pixels, _CHUNK_VALUES // (4 * max(channels, 1))))
+    for start in range(0, pixels, chunk):
+        stop = min(start + chunk, pixels)
+        index, bilinear = _corners(
+            start,
+            stop,
+            height,
+            width,
+            flow_x[start:stop],
+            flow_y[start:stop],
+            None if source_weight is None else source_weight[start:stop],
+        )
+        index, bilinear = index.view(-1), bilinear.view(-1)
+        # All four corners in one scatter: (4, n, C) weighted copies of the chunk's values.
+        rows = values[start:stop].unsqueeze(0) * bilinear.view(4, -1, 1)
+        accumulated.index_add_(0, index, rows.reshape(-1, channels))
+        total.index_add_(0, index, bilinear)
 
     total = total.view(batch, height, width, 1)
-    hole = (total == 0).to(source.dtype)
+    hole = (total == 0).to(precise)
     # A normaliser of 0 becomes 1 so holes come out as 0 (the EBME convention).
     denominator = total + hole
     accumulated = accumulated.view(batch, height, width, channels)
-    image = accumulated / denominator if accumulated.requires_grad else accumulated.div_(denominator)
+    image = accumulated / denominator if tracked else accumulated.div_(denominator)
     return SplatResult(
-        image=image.permute(0, 3, 1, 2),
+        image=image.to(source.dtype).permute(0, 3, 1, 2),
         weight=total.permute(0, 3, 1, 2),
         hole=hole.permute(0, 3, 1, 2),
     )
+
+
+def _corners(
+    start: int, stop: int, height: int, width: int, flow_x: Tensor, flow_y: Tensor, source_weight: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """Flat target indices (4, n) and bilinear weights (4, n) of source pixels [start, stop).
+
+    Corners outside the frame get weight 0 (and a clamped, valid index).
+    """
+    rows = torch.arange(start, stop, device=flow_x.device)
+    plane = rows // (height * width)
+    target_x = (rows % width).to(flow_x.dtype) + flow_x
+    target_y = ((rows // width) % height).to(flow_y.dtype) + flow_y
+    left, top = torch.floor(target_x), torch.floor(target_y)
+    frac_x, frac_y = target_x - left, target_y - top
+    # Clamped before the integer cast, so a huge or non-finite flow cannot overflow it.
+    left = left.clamp(-2, width).long()
+    top = top.clamp(-2, height).long()
+    xs = torch.stack([left, left + 1])  # (2, n)
+    ys = torch.stack([top, top + 1])
+    weight_x = torch.stack([1 - frac_x, frac_x]) * ((xs >= 0) & (xs < width))
+    weight_y = torch.stack([1 - frac_y, frac_y]) * ((ys >= 0) & (ys < height))
+    if source_weight is not None:
+        weight_y = weight_y * source_weight
+    bilinear = (weight_y[:, None] * weight_x[None]).reshape(4, -1)  # corners (y, x) = 00, 01, 10, 11
+    offset_y = plane * (height * width) + ys.clamp_(0, height - 1) * width
+    index = (offset_y[:, None] + xs.clamp_(0, width - 1)[None]).reshape(4, -1)
+    return index, bilinear
