@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -23,9 +24,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from aprvfi_cli.engine.stream import JobResult
-from aprvfi_cli.engine.stream import Progress as ProgressCallback
 from aprvfi_cli.errors import OutputError, UsageError
+
+if TYPE_CHECKING:  # types only: the terminal helpers load no torch
+    from aprvfi_cli.engine.stream import JobResult
+    from aprvfi_cli.engine.stream import Progress as ProgressCallback
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
