@@ -239,3 +239,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray (2 CPUs, a small object store, loopback only) shared by the Ray tests."""
+    from aprvfi_cli.cluster.connect import connect
+
+    ray = connect("", num_cpus=2, object_store_bytes=100 * 2**20)
+    yield ray
+    ray.shutdown()

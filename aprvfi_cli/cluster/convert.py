@@ -13,13 +13,12 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from aprvfi_cli.cluster.connect import LOCAL, WorkerShape, connect, worker_shape
-from aprvfi_cli.cluster.dispatch import run_on_workers, stop_workers
+from aprvfi_cli.cluster.dispatch import run_on_workers
 from aprvfi_cli.cluster.join import join_segments
 from aprvfi_cli.cluster.plan import scan_source
 from aprvfi_cli.cluster.render import SegmentJob
 from aprvfi_cli.cluster.segments import Segment, split_plan
-from aprvfi_cli.cluster.worker import ModelSpec, start_workers
+from aprvfi_cli.cluster.worker import WorkerPool
 from aprvfi_cli.engine.stream import JobOptions, JobResult
 
 # segments per worker: more balances uneven speeds, fewer costs less seeking and joining
@@ -48,50 +47,43 @@ def convert_on_cluster(
     source: Path,
     target: Path,
     *,
-    model: ModelSpec,
+    pool: WorkerPool,
     options: JobOptions,
-    address: str = LOCAL,
     segments: int | None = None,
-    cpus_per_worker: int | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> JobResult:
-    """Retime ``source`` into ``target`` (written atomically) on a Ray cluster.
+    """Retime ``source`` into ``target`` (written atomically) on the workers of ``pool``.
 
     ``segments``: how many to cut (None: :func:`segment_count`); ``progress(frames_done,
-    frames_total)`` is called on the driver while the workers run.
+    frames_total)`` is called on the driver while the workers run. Raises what the local run
+    raises for the same input (a segment's error fails the job), :class:`ClusterError` if the
+    workers are lost.
     """
     started = time.perf_counter()
-    ray = connect(address)
     plan = scan_source(source, options)
-    shape = worker_shape(ray, device=model.device, cpus_per_worker=cpus_per_worker)
-    parts = [s for s in split_plan(plan, segments or segment_count(shape.count, len(plan.kept))) if s.outputs]
+    count = segments or segment_count(len(pool.actors), len(plan.kept))
+    parts = [s for s in split_plan(plan, count) if s.outputs]
     job = uuid.uuid4().hex[:12]
-    workers, board = start_workers(ray, model, WorkerShape(min(shape.count, len(parts)), shape.cpus, shape.gpus))
     total = len(plan.outputs)
+    before = pool.frames_written()
+    written: dict[int, int] = {}
+
+    def done(segment: Segment, frames: object) -> None:
+        written[segment.index] = int(frames)  # type: ignore[call-overload]
+
+    def failed(_segment: Segment, error: BaseException) -> None:
+        raise error  # one bad segment fails the job (the others are stopped)
+
+    def tick() -> None:
+        if progress:
+            progress(pool.frames_written() - before, total)
+
+    def call(worker, segment: Segment):
+        return worker.render.remote(SegmentJob(source, part_path(target, job, segment.index), segment,
+                                               plan.stream, options))  # fmt: skip
+
     try:
-        written: dict[int, int] = {}
-
-        def done(segment: Segment, frames: object) -> None:
-            written[segment.index] = int(frames)  # type: ignore[call-overload]
-
-        def failed(_segment: Segment, error: BaseException) -> None:
-            raise error  # one bad segment fails the job (the others are stopped below)
-
-        def tick() -> None:
-            if progress:
-                progress(ray.get(board.total.remote()), total)
-
-        run_on_workers(
-            ray,
-            workers,
-            parts,
-            lambda worker, s: worker.render.remote(
-                SegmentJob(source, part_path(target, job, s.index), s, plan.stream, options)
-            ),  # fmt: skip
-            done=done,
-            failed=failed,
-            tick=tick,
-        )
+        run_on_workers(pool, parts, call, done=done, failed=failed, tick=tick)
         copied, notes = join_segments(
             [(part_path(target, job, s.index), s.outputs[0].time) for s in parts],
             target,
@@ -99,7 +91,6 @@ def convert_on_cluster(
             copy_from=source if options.copy_audio else None,
         )
     finally:
-        stop_workers(ray, [*workers, board])
         remove_parts(target, job)
     if progress:
         progress(total, total)
@@ -111,5 +102,5 @@ def convert_on_cluster(
         cuts=len(plan.cuts),
         seconds=time.perf_counter() - started,
         copied_packets=copied,
-        notes=[*plan.notes, *notes, f"{len(parts)} segments on {len(workers)} Ray workers"],
+        notes=[*plan.notes, *notes, f"{len(parts)} segments on {len(pool.actors)} Ray workers"],
     )

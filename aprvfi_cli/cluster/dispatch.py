@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aprvfi_cli.cluster import ClusterError
 from aprvfi_cli.errors import AprvfiError
+
+if TYPE_CHECKING:
+    from aprvfi_cli.cluster.worker import WorkerPool
 
 Item = TypeVar("Item")
 _TICK_S = 0.5  # how often the driver looks at progress while it waits
@@ -34,8 +37,7 @@ def unwrap(ray: ModuleType, error: BaseException) -> BaseException:
 
 
 def run_on_workers(
-    ray: ModuleType,
-    workers: list,
+    pool: WorkerPool,
     items: Iterable[Item],
     call: Callable[[object, Item], object],
     *,
@@ -49,13 +51,13 @@ def run_on_workers(
     A worker that died after its retries is not used again; when none is left, the remaining
     items fail with a :class:`ClusterError`.
     """
-    queue = list(items)
-    idle = list(workers)
-    pending: dict = {}
+    if pool.closed:
+        raise ClusterError("the workers were stopped by an earlier failure")
+    ray, queue, idle, pending = pool.ray, list(items), list(pool.actors), {}
     try:
         _loop(ray, queue, idle, pending, call, done, failed, tick)
     except BaseException:  # a failure, or Ctrl-C: stop the work in flight before anyone cleans up
-        stop_workers(ray, workers)
+        pool.close()
         if pending:
             ray.wait(list(pending), num_returns=len(pending), timeout=_STOP_WAIT_S)
         raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -17,7 +17,7 @@ from aprvfi_cli.runtime import choose_openmp_wait_policy
 
 choose_openmp_wait_policy()  # before torch loads in a worker process
 
-from aprvfi_cli.cluster.connect import WorkerShape  # noqa: E402
+from aprvfi_cli.cluster.connect import LOCAL, WorkerShape, connect, worker_shape  # noqa: E402
 from aprvfi_cli.cluster.render import SegmentJob, render_segment  # noqa: E402
 from aprvfi_cli.engine.stream import JobOptions, JobResult, process_video  # noqa: E402
 
@@ -34,6 +34,16 @@ class ModelSpec:
     device: str = "auto"
     precision: str = "auto"
     route: str = "apr"
+
+
+def resolve_model(weights: Path | None, device: str, precision: str, route: str) -> tuple[ModelSpec, str]:
+    """Check the model on the driver before any work (errors are the local run's) and fix the
+    weights file every worker loads; returns the spec and the interpolator's description."""
+    from aprvfi_cli.engine.interpolator import load_model
+
+    checked = load_model(weights, "cpu", "fp32", route=route)  # the workers' device may not exist here
+    path = checked.origin.path if checked.origin.path is not None else weights
+    return ModelSpec(path, device, precision, route), checked.describe()
 
 
 class RenderWorker:
@@ -84,12 +94,52 @@ class ProgressBoard:
         return self.frames
 
 
-def start_workers(ray: ModuleType, spec: ModelSpec, shape: WorkerShape) -> tuple[list, object]:
-    """``shape.count`` worker actors and the progress board they report to."""
-    name = f"aprvfi-progress-{uuid.uuid4().hex}"
-    board = ray.remote(num_cpus=0)(ProgressBoard).options(name=name).remote()
-    actor = ray.remote(num_cpus=shape.cpus, num_gpus=shape.gpus, max_restarts=RETRIES, max_task_retries=RETRIES)(
-        RenderWorker
-    )
-    threads = shape.threads if not shape.gpus else None
-    return [actor.remote(spec, threads, name) for _ in range(shape.count)], board
+class WorkerPool:
+    """Model workers on a Ray cluster, started once and used by any number of jobs (a context
+    manager: leaving it kills the workers). A job that fails or is interrupted kills them too
+    (that is how Ray stops work in flight), so the pool is then closed.
+
+    Attributes: ray (the module), actors (the worker handles), board (their progress board).
+    """
+
+    def __init__(self, ray: ModuleType, actors: list, board: object) -> None:
+        self.ray, self.actors, self.board = ray, actors, board
+        self.closed = False
+
+    @classmethod
+    def start(cls, ray: ModuleType, spec: ModelSpec, shape: WorkerShape) -> WorkerPool:
+        """``shape.count`` workers (each loads ``spec`` once) and their progress board."""
+        name = f"aprvfi-progress-{uuid.uuid4().hex}"
+        board = ray.remote(num_cpus=0)(ProgressBoard).options(name=name).remote()
+        actor = ray.remote(num_cpus=shape.cpus, num_gpus=shape.gpus, max_restarts=RETRIES, max_task_retries=RETRIES)(
+            RenderWorker
+        )
+        threads = shape.threads if not shape.gpus else None
+        return cls(ray, [actor.remote(spec, threads, name) for _ in range(shape.count)], board)
+
+    def frames_written(self) -> int:
+        """Frames written by every worker since the pool started."""
+        return int(self.ray.get(self.board.total.remote()))
+
+    def close(self) -> None:
+        from aprvfi_cli.cluster.dispatch import stop_workers
+
+        if not self.closed:
+            stop_workers(self.ray, [*self.actors, self.board])
+            self.closed = True
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_pool(
+    spec: ModelSpec, *, address: str = LOCAL, cpus_per_worker: int | None = None, limit: int | None = None
+) -> WorkerPool:
+    """Connect to the cluster at ``address`` and start as many workers as it holds (at most
+    ``limit``): one per GPU, else CPU workers (see :func:`worker_shape`)."""
+    ray = connect(address)
+    shape = worker_shape(ray, device=spec.device, cpus_per_worker=cpus_per_worker)
+    return WorkerPool.start(ray, spec, replace(shape, count=min(shape.count, limit or shape.count)))
