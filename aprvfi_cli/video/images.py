@@ -15,7 +15,7 @@ def read_image(path: str | Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB of an image file; :class:`InputError` if it is not one."""
     path = check_input_path(Path(path))
     try:
-        with av.open(str(path), mode="r") as container:
+        with av.open(str(path), mode="r", metadata_errors="replace") as container:
             if not container.streams.video:
                 raise InputError(f"not an image: {path}")
             for frame in container.decode(video=0):

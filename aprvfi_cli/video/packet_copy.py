@@ -55,7 +55,7 @@ class PacketCopier:
         offset: Fraction,
         mux: Callable[[av.Packet], None],
     ) -> None:
-        self.input = av.open(str(source), mode="r")
+        self.input = av.open(str(source), mode="r", metadata_errors="replace")
         self.offset = Fraction(offset)
         self.mux = mux
         self.packets = 0

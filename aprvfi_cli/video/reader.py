@@ -101,7 +101,7 @@ def open_input(path: Path) -> av.container.InputContainer:
     """Open ``path`` with PyAV, turning every failure into a one-line :class:`InputError`."""
     check_input_path(path)
     try:
-        return av.open(str(path), mode="r")
+        return av.open(str(path), mode="r", metadata_errors="replace")  # corrupt tags must not fail
     except av.error.FFmpegError as error:
         raise InputError(f"cannot read {path}: not a video file or corrupt ({error.strerror})") from error
     except OSError as error:
