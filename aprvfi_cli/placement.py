@@ -77,7 +77,7 @@ class Placement:
             torch.cuda.synchronize(self.device)
 
     def describe(self) -> str:
-        threads = f", {self.threads} threads" if self.threads else ""
+        threads = f", {self.threads} thread{'s' if self.threads > 1 else ''}" if self.threads else ""
         return f"{self.device}, {self.precision}{threads}"
 
 

@@ -53,7 +53,7 @@ def test_cpu_placement(keep_threads) -> None:
     conv = placement.to(torch.nn.Conv2d(3, 4, 3))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert placement.to(torch.zeros(5)).shape == (5,)
-    assert placement.describe() == "cpu, fp32, 1 threads"
+    assert placement.describe() == "cpu, fp32, 1 thread"
 
 
 def test_bf16_autocasts_on_the_cpu() -> None:
