@@ -33,7 +33,8 @@ def test_truncated_mkv_fails_in_one_line(cli, tmp_path) -> None:
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
     before = cut.read_bytes()
-    assert_one_error(cli("convert", cut, "--fps", "40", "-o", tmp_path / "o.mkv"), 1, "truncated", "3.000 s")
+    result = cli("convert", cut, "--fps", "40", "-o", tmp_path / "o.mkv", "--threads", "1")
+    assert_one_error(result, 1, "truncated", "3.000 s")
     assert leftovers(tmp_path) == ["clip.mkv", "cut.mkv"] and cut.read_bytes() == before
 
 
