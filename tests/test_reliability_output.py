@@ -194,3 +194,21 @@ def test_out_of_memory_names_the_frame_size(tmp_path) -> None:
     done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
     assert done.stdout.startswith("ModelError out of memory interpolating 1920x1088 frames"), done.stdout + done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.mp4"]
+
+
+def test_sparse_subtitles_are_all_kept(flow_only, tmp_path) -> None:
+    """The timestamp repair must not take a long pause between subtitles for a broken time."""
+    from conftest import subtitle_packets, with_subtitles
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=12, rate=F(30))
+    srt = (
+        "1\n00:00:00,000 --> 00:00:00,200\nHello\n\n"
+        "2\n00:00:00,250 --> 00:00:00,350\nthere\n\n"
+        "3\n00:00:15,000 --> 00:00:16,000\nmuch later\n"
+    )
+    source = with_subtitles(clip, tmp_path / "subs.mkv", srt)
+    result = run(source, tmp_path / "out.mkv", flow_only, fps=F(60))
+    assert [data for _, data in subtitle_packets(tmp_path / "out.mkv")] == [
+        data for _, data in subtitle_packets(source)
+    ]
+    assert not [note for note in result.notes if "dropped" in note]

@@ -67,8 +67,9 @@ def declared_end(
 
     Used only where no trusted frame count exists (MKV, WebM, TS, AVI...). Sources, the
     largest wins: the stream's duration; Matroska's per-track DURATION tag; an AVI header's
-    frame count at the nominal rate; the container's duration when video is its only
-    timed stream (otherwise that includes the audio, which may legitimately run longer).
+    frame count at the nominal rate. Only without any of these, the container's duration,
+    and only when video is its only stream (it includes audio and subtitles, which may
+    legitimately run longer).
     """
     if trusted_frame_count(container, stream):
         return None  # MP4/MOV: the frame count is the stronger check
@@ -82,11 +83,10 @@ def declared_end(
         ends.append(clock)  # Matroska writes the track's end time
     if container.format.name == "avi" and stream.frames and rate:
         ends.append(start + Fraction(int(stream.frames)) / rate)
-    timed = [s for s in container.streams if s.type in ("video", "audio")]
-    if container.duration and len(timed) == 1:
+    ends = [end for end in ends if end > 0]
+    if not ends and container.duration and len(container.streams) == 1:
         origin = Fraction(container.start_time or 0) * _CONTAINER_TICK
         ends.append(origin + Fraction(container.duration) * _CONTAINER_TICK)
-    ends = [end for end in ends if end > 0]
     return max(ends) if ends else None
 
 

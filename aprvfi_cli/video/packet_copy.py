@@ -4,7 +4,7 @@ Packets are copied without re-encoding and interleaved with the video by time, s
 bounded. A muxer refuses timestamps that do not increase; one bad packet must not fail the whole
 job, so, as ffmpeg does, a jump back in a discontinuous container (MPEG-TS, e.g. files joined
 with ``cat``) continues the stream where it was, and elsewhere a packet whose time goes back
-(or leaps more than 10 s ahead) is dropped. Every repair or drop is counted in a note.
+(or, for audio, leaps more than 10 s ahead) is dropped. Every repair or drop is counted in a note.
 """
 
 from __future__ import annotations
@@ -124,12 +124,14 @@ class PacketCopier:
         dts = packet.dts + track.correction
         if track.last_dts is not None:
             step = (dts - track.last_dts) * tb
-            if self._discontinuous and (step < -_SEGMENT_JUMP or step > _MAX_LEAP):
+            # audio is continuous, so a long leap is a broken time; subtitles may be minutes apart
+            leap = track.kind == "audio" and step > _MAX_LEAP
+            if self._discontinuous and (step < -_SEGMENT_JUMP or leap):
                 # a new segment: continue right after the previous packet
                 track.correction += track.last_dts + max(1, track.last_duration) - dts
                 dts = track.last_dts + max(1, track.last_duration)
                 track.repaired += 1
-            elif step < 0 or (step == 0 and self._strict) or step > _MAX_LEAP:
+            elif step < 0 or (step == 0 and self._strict) or leap:
                 track.dropped += 1
                 return False
         if packet.pts is not None:
