@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from aprvfi_cli import __version__
+from aprvfi_cli.cluster.command import RayAddress
 from aprvfi_cli.console import check_output
 from aprvfi_cli.errors import AprvfiError, InputError, UsageError
 from aprvfi_cli.eval.command import eval_command
@@ -46,6 +47,7 @@ FLAGS = {
     "pix_fmt": "--pix-fmt",
     "crf": "--crf",
     "scene_threshold": "--scene-threshold",
+    "ray": "--ray",
 }
 
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
@@ -127,10 +129,10 @@ def _run_one(source: Path, target: Path, *, options, interpolator, quiet: bool) 
         return process_video(source, target, interpolator=interpolator, options=options, progress=progress)
 
 
-def _report(result, interpolator, *, quiet: bool, extra: list[str]) -> None:
+def _report(result, description: str, *, quiet: bool, extra: list[str]) -> None:
     from aprvfi_cli.console import note
 
-    note(f"interpolated with {interpolator.describe()}", quiet=quiet)
+    note(f"interpolated with {description}", quiet=quiet)
     for line in [*extra, *result.notes]:
         note(line, quiet=quiet)
     if result.duplicates or result.cuts:
@@ -156,6 +158,7 @@ def slowmo(
     keep_audio: Annotated[
         bool, typer.Option("--keep-audio", help="Copy the audio unchanged (it will not match).")
     ] = False,
+    ray: RayAddress = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -168,10 +171,9 @@ def slowmo(
     check_output(input, target, overwrite=overwrite)
     _check_target(target, encoder)
     options = _job_options(encoder, fps=None, slowmo=k, audio=keep_audio)
-    interpolator = _model(model)
-    result = _run_one(input, target, options=options, interpolator=interpolator, quiet=quiet)
+    result, description = _run_video(input, target, model=model, options=options, ray=ray, quiet=quiet)
     extra = [] if keep_audio else ["audio dropped (slow motion); --keep-audio copies it unchanged"]
-    _report(result, interpolator, quiet=quiet, extra=extra)
+    _report(result, description, quiet=quiet, extra=extra)
 
 
 @app.command()
@@ -184,6 +186,7 @@ def convert(
     multi: Annotated[str | None, typer.Option("--multi", help="Target = source rate x K.")] = None,
     output: Output = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitles.")] = False,
+    ray: RayAddress = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -201,9 +204,18 @@ def convert(
     check_output(input, target, overwrite=overwrite)
     _check_target(target, encoder)
     options = _job_options(encoder, fps=rate, slowmo=None, audio=not no_audio)
+    result, description = _run_video(input, target, model=model, options=options, ray=ray, quiet=quiet)
+    _report(result, description, quiet=quiet, extra=[])
+
+
+def _run_video(source: Path, target: Path, *, model: ModelOptions, options, ray: str | None, quiet: bool):
+    """One video here, or across the workers of a Ray cluster (``--ray``): (result, interpolator description)."""
+    if ray is not None:
+        from aprvfi_cli.cluster.command import cluster_address, convert_on_ray
+
+        return convert_on_ray(source, target, model=model, options=options, address=cluster_address(ray), quiet=quiet)
     interpolator = _model(model)
-    result = _run_one(input, target, options=options, interpolator=interpolator, quiet=quiet)
-    _report(result, interpolator, quiet=quiet, extra=[])
+    return _run_one(source, target, options=options, interpolator=interpolator, quiet=quiet), interpolator.describe()
 
 
 def _source_rate(source: Path) -> Fraction:
@@ -225,6 +237,7 @@ def batch(
     slowmo_k: Annotated[str | None, typer.Option("--slowmo", help="Slow every clip down by K.")] = None,
     output_dir: Annotated[Path | None, typer.Option("-o", "--output-dir", help="Output folder.")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Include sub-folders.")] = False,
+    ray: RayAddress = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -240,6 +253,14 @@ def batch(
     if not folder.is_dir():
         raise UsageError(f"not a folder: {folder}")
     options = _job_options(encoder, fps=rate, slowmo=k, audio=rate is not None)
+    if ray is not None:  # every clip a task on the cluster's workers
+        from aprvfi_cli.cluster.command import batch_on_ray, cluster_address
+
+        failed = batch_on_ray(folder, output_dir, model=model, options=options, address=cluster_address(ray),
+                              recursive=recursive, overwrite=overwrite, quiet=quiet)  # fmt: skip
+        if failed:
+            raise typer.Exit(1)
+        return
 
     def run(source: Path, target: Path, interpolator) -> object:
         return _run_one(source, target, options=options, interpolator=interpolator, quiet=quiet)

@@ -29,7 +29,7 @@ def import_ray(*, loopback: bool = False) -> ModuleType:
     try:
         import ray
     except ImportError:
-        raise UsageError(f"Ray is not installed; install the extra: {RAY_INSTALL}") from None
+        raise UsageError(f"Ray is not installed; install the extra: {RAY_INSTALL}", subject="ray") from None
     return ray
 
 
