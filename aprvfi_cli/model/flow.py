@@ -1,4 +1,4 @@
-"""Bidirectional flow network, a faithful port of EBME's BiFlowNet (DESIGN §3.1 and §6).
+"""Bidirectional flow network, a faithful port of EBME's BiFlowNet.
 
 One feature encoder and one estimator share their weights across an image pyramid, coarsest
 level first. At every level but the coarsest, each image is first splatted halfway toward

@@ -1,4 +1,4 @@
-"""Forward warping by average splatting (DESIGN §3.2).
+"""Forward warping by average splatting.
 
 Every source pixel pushes its value to the four integer neighbours of its target position
 ``p + flow(p)`` with bilinear weights; each target pixel is the weighted mean of what landed on
