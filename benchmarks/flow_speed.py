@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aprvfi_cli.model import apr_vfi as model_module
 from aprvfi_cli.model import flow as flow_module
+from aprvfi_cli.model.routing import Routing
 from aprvfi_cli.model.weights import flow_only_model
 
 PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--before", default=None, help="also time the ops of this git revision")
+    parser.add_argument("--static", action="store_true", help="also time the whole network, static routing")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,9 +78,18 @@ def main() -> None:
     previous = old_ops(args.before) if args.before else None
     today = (flow_module.local_correlation, flow_module.forward_splat)
 
-    def flow_only(img0: torch.Tensor, img1: torch.Tensor, ops: tuple) -> None:
+    def use(ops: tuple) -> None:
         flow_module.local_correlation, flow_module.forward_splat = ops
+        model_module.forward_splat = ops[1]
+
+    def flow_only(img0: torch.Tensor, img1: torch.Tensor, ops: tuple) -> None:
+        use(ops)
         model.flow_only(model.estimate(img0, img1, context=False))
+
+    def static(img0: torch.Tensor, img1: torch.Tensor, ops: tuple) -> None:
+        use(ops)
+        pair = model.estimate(img0, img1)
+        model.synthesize(pair, 0.5, routing=Routing(mode="static"), channels_last=True)
 
     print(
         f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
@@ -92,6 +104,10 @@ def main() -> None:
         if previous is not None:
             old = (previous.local_correlation, previous.forward_splat)
             runners[f"flow-only @ {args.before}"] = lambda x=img0, y=img1, ops=old: flow_only(x, y, ops)
+        if args.static:
+            runners["static"] = lambda x=img0, y=img1: static(x, y, today)
+            if previous is not None:
+                runners[f"static @ {args.before}"] = lambda x=img0, y=img1, ops=old: static(x, y, ops)
         if rife is not None:
             a = (img0[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
             b = (img1[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
@@ -104,7 +120,7 @@ def main() -> None:
                 start = time.perf_counter()
                 run()
                 times[name].append(time.perf_counter() - start)
-        flow_module.local_correlation, flow_module.forward_splat = today
+        use(today)
         rife_time = statistics.median(times["RIFE 4.0"]) if "RIFE 4.0" in times else None
         for name, values in times.items():
             median = statistics.median(values)

@@ -49,16 +49,16 @@ class PatchContext:
     patch_size: int
     channels_last: bool = False
 
-    def level(self, k: int, index: Tensor) -> Tensor:
-        """(N, 2c, P, P): level ``k`` of both frames for the patches at flat ``index``."""
+    def level(self, k: int, index: Tensor) -> list[Tensor]:
+        """Level ``k`` of both frames for the patches at flat ``index``: two (N, c, P, P) tensors.
+
+        Returned apart, so the block input is concatenated once, not twice.
+        """
         levels = slice(k * self.channels, (k + 1) * self.channels)
-        return torch.cat(
-            [
-                gather_patches(self.context0[:, levels], index, self.patch_size, channels_last=self.channels_last),
-                gather_patches(self.context1[:, levels], index, self.patch_size, channels_last=self.channels_last),
-            ],
-            dim=1,
-        )
+        return [
+            gather_patches(context[:, levels], index, self.patch_size, channels_last=self.channels_last)
+            for context in (self.context0, self.context1)
+        ]
 
 
 class SynthesisNet(nn.Module):
@@ -107,22 +107,22 @@ class SynthesisNet(nn.Module):
         self, *, guide: Tensor, index: Tensor, context: PatchContext, route: Tensor | None, dense: bool = False
     ) -> list[Tensor]:
         """The feature f^k after every block, each (N, widths[0], P, P); see :meth:`forward`."""
-        feature = self.blocks[0](torch.cat([guide, context.level(0, index)], dim=1))
+        feature = self.blocks[0](torch.cat([guide, *context.level(0, index)], dim=1))
         features = [feature]
         for k in range(1, len(self.blocks)):
             block = self.blocks[k]
             column = k - self.num_static_blocks
             if k < self.num_static_blocks or route is None:
-                feature = block(torch.cat([context.level(k, index), feature], dim=1))
+                feature = block(torch.cat([*context.level(k, index), feature], dim=1))
             elif dense:
                 v = route[:, column].view(-1, 1, 1, 1)
-                refined = block(torch.cat([context.level(k, index), feature], dim=1))
+                refined = block(torch.cat([*context.level(k, index), feature], dim=1))
                 feature = v * refined + (1 - v) * feature
             else:
                 # Only the routed patches are gathered and convolved; the rest keep f^(k-1).
                 chosen = torch.nonzero(route[:, column] > 0.5).flatten()
                 if chosen.numel():
-                    inputs = torch.cat([context.level(k, index[chosen]), feature[chosen]], dim=1)
+                    inputs = torch.cat([*context.level(k, index[chosen]), feature[chosen]], dim=1)
                     feature = feature.index_copy(0, chosen, block(inputs).to(feature.dtype))
             features.append(feature)
         return features
