@@ -1,8 +1,8 @@
 """The global plan of one video, made once on the driver: kept frames, cuts, keyframes, outputs.
 
-It is the local engine's timeline (same planner, same duplicate and cut decisions, in the same
-order), recorded instead of rendered, so that segments rendered anywhere join into exactly the
-frames a single-machine run writes.
+It is the local engine's timeline (``engine/stream.py``'s ``plan_output`` and ``kept_pairs``: the
+same planner, the same duplicate and cut decisions), recorded instead of rendered, so that
+segments rendered anywhere join into exactly the frames a single-machine run writes.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from pathlib import Path
 
 import av
 
-from aprvfi_cli.engine.stream import JobOptions, Retime
+from aprvfi_cli.engine.stream import JobOptions, JobResult, kept_pairs, plan_output
 from aprvfi_cli.errors import InputError
 from aprvfi_cli.video.reader import ColorInfo, SourceFrame, VideoReader, open_input, video_stream
-from aprvfi_cli.video.scene import CutDetector, FrameSignature, is_duplicate
-from aprvfi_cli.video.timeline import OutputFrame, RatePlanner, SlowmoPlanner, make_slowmo_planner
+from aprvfi_cli.video.timeline import OutputFrame
 
 
 @dataclass(frozen=True)
@@ -57,20 +56,6 @@ class SourcePlan:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _planner(reader: VideoReader, retime: Retime) -> tuple[RatePlanner | SlowmoPlanner, Fraction, Fraction]:
-    """The planner, output rate (frames/s) and time base (s), chosen as ``process_video`` does."""
-    rate = reader.rate
-    if retime.fps is not None:
-        return RatePlanner(sample_rate=retime.fps), retime.fps, 1 / retime.fps
-    factor = Fraction(retime.slowmo)
-    if factor.denominator != 1 and not rate:
-        raise InputError(f"{reader.path} has no frame rate; use an integer slow-motion factor")
-    planner = make_slowmo_planner(factor=factor, source_rate=rate)
-    out_rate = rate or Fraction(25)
-    time_base = reader.time_base if factor.denominator == 1 and reader.time_base else 1 / out_rate
-    return planner, out_rate, time_base
-
-
 def keyframe_times(source: Path) -> set[Fraction]:
     """pts (s) of the video stream's keyframes, from the packets alone (no decoding)."""
     times: set[Fraction] = set()
@@ -91,10 +76,10 @@ def scan_source(source: Path, options: JobOptions) -> SourcePlan:
     Raises :class:`InputError` as ``process_video`` would for the same file.
     """
     keys = keyframe_times(source)
+    counts = JobResult(output=source)  # duplicates, cuts and notes, as the local run counts them
     with VideoReader(source) as reader:
-        if reader.declared_frames == 1:
-            raise InputError(f"{source} has only one frame: nothing to interpolate")
-        planner, rate, time_base = _planner(reader, options.retime)
+        output = plan_output(reader, options.retime)
+        planner = output.planner
         frames = reader.frames()
         first = next(frames, None)
         if first is None:
@@ -103,35 +88,24 @@ def scan_source(source: Path, options: JobOptions) -> SourcePlan:
         if first.pts in keys:
             keyframes.add(0)
         prev: SourceFrame = first
-        prev_sig = FrameSignature.of(first.image)
         before_last: Fraction | None = None
-        detect_cut = CutDetector(options.scene)
-        duplicates = disordered = 0
-        for frame in frames:  # the engine's loop (engine/stream.py), recording instead of rendering
-            if frame.pts <= prev.pts:
-                disordered += 1
-                continue
-            sig = FrameSignature.of(frame.image)
-            if is_duplicate(prev_sig, sig, options.scene):
-                duplicates += 1
-                continue
-            if detect_cut(prev_sig, sig):
+        for a, b, cut in kept_pairs(first, frames, options.scene, counts):
+            if cut:
                 cuts.add(len(kept))
-            if frame.pts in keys:
+            if b.pts in keys:
                 keyframes.add(len(kept))
-            kept.append(frame.pts)
-            outputs.extend(planner.push(frame.pts))
-            before_last, prev, prev_sig = prev.pts, frame, sig
+            kept.append(b.pts)
+            outputs.extend(planner.push(b.pts))
+            before_last, prev = a.pts, b
         if reader.frames_decoded < 2:
             raise InputError(f"{source} has only one frame: nothing to interpolate")
         last_pts = reader.last_pts if reader.last_pts is not None else prev.pts
         outputs.extend(planner.finish(reader.end_time(last_pts, before_last)))
-        notes = [f"{disordered} frames dropped: timestamps not increasing"] if disordered else []
         stream = OutputStream(
             width=first.image.shape[1],
             height=first.image.shape[0],
-            rate=rate,
-            time_base=time_base,
+            rate=output.rate,
+            time_base=output.time_base,
             pix_fmt=reader.pix_fmt,
             high_bit_depth=reader.high_bit_depth,
             color=reader.color,
@@ -146,6 +120,6 @@ def scan_source(source: Path, options: JobOptions) -> SourcePlan:
             keyframes=frozenset(keyframes),
             outputs=tuple(outputs),
             frames_in=reader.frames_decoded,
-            duplicates=duplicates,
-            notes=tuple([*notes, *getattr(reader, "notes", [])]),
+            duplicates=counts.duplicates,
+            notes=tuple([*counts.notes, *reader.notes]),
         )

@@ -17,7 +17,7 @@ import numpy as np
 from aprvfi_cli.cluster.plan import OutputStream
 from aprvfi_cli.cluster.segments import Segment
 from aprvfi_cli.engine.interpolator import Interpolator
-from aprvfi_cli.engine.stream import JobOptions, _Batcher, default_batch_pairs
+from aprvfi_cli.engine.stream import JobOptions, PairBatcher, default_batch_pairs
 from aprvfi_cli.errors import InputError
 from aprvfi_cli.video.reader import VideoReader
 from aprvfi_cli.video.writer import VideoWriter
@@ -87,7 +87,7 @@ def render_segment(job: SegmentJob, interpolator: Interpolator, progress: Callab
         )
         with writer:
             pairs = job.options.batch_pairs or default_batch_pairs(stream.width, stream.height)
-            batcher = _Batcher(interpolator, writer, pairs)
+            batcher = PairBatcher(interpolator, writer, pairs)
             start = segment.outputs[0].time if segment.outputs else Fraction(0)
             outputs = iter([replace(frame, time=frame.time - start) for frame in segment.outputs])
             pending = next(outputs, None)

@@ -129,7 +129,7 @@ def default_batch_pairs(width: int, height: int) -> int:
     return int(max(1, min(8, 2_000_000 // max(1, width * height))))
 
 
-class _Batcher:
+class PairBatcher:
     """Collects planned output frames with the source frames they need, runs them in order."""
 
     def __init__(self, interpolator: Interpolator, writer: VideoWriter, pairs: int) -> None:
@@ -197,33 +197,8 @@ def process_video(
     """Retime ``source`` into ``target`` (written atomically, or not at all)."""
     started = time.perf_counter()
     result = JobResult(output=target)
-    retime = options.retime
     with VideoReader(source) as reader:
-        if reader.declared_frames == 1:
-            raise InputError(f"{source} has only one frame: nothing to interpolate")
-        rate = reader.rate
-        if retime.fps is not None:
-            planner = RatePlanner(sample_rate=retime.fps)
-            out_rate, time_base = retime.fps, 1 / retime.fps
-            total = None
-            if reader.duration:  # frame count / rate, else the declared duration (MKV, TS...)
-                total = ceil(reader.duration * retime.fps)
-        else:
-            factor = Fraction(retime.slowmo)
-            if factor.denominator != 1 and not rate:
-                raise InputError(f"{source} has no frame rate; use an integer slow-motion factor", subject="factor")
-            planner = make_slowmo_planner(factor=factor, source_rate=rate)
-            out_rate = rate or Fraction(25)
-            if factor.denominator == 1 and reader.time_base:
-                time_base = reader.time_base  # k * pts stays on the source's grid
-            else:
-                time_base = 1 / out_rate
-            total = None
-            if reader.declared_frames:
-                total = int(reader.declared_frames * factor)
-            elif reader.duration and rate:
-                total = ceil(reader.duration * rate * factor)
-        plan = _Plan(planner=planner, rate=out_rate, time_base=time_base, total=total)
+        plan = plan_output(reader, options.retime)
         frames = _decode_thread(reader)
         try:
             _run(
@@ -244,7 +219,7 @@ def process_video(
 
 
 @dataclass(frozen=True)
-class _Plan:
+class OutputPlan:
     """The timeline planner and the output's rate (frames/s), time base (s) and frame estimate."""
 
     planner: RatePlanner | SlowmoPlanner
@@ -253,13 +228,70 @@ class _Plan:
     total: int | None
 
 
+def plan_output(reader: VideoReader, retime: Retime) -> OutputPlan:
+    """How ``reader``'s video becomes output frames under ``retime`` (a fresh planner)."""
+    source, rate = reader.path, reader.rate
+    if reader.declared_frames == 1:
+        raise InputError(f"{source} has only one frame: nothing to interpolate")
+    if retime.fps is not None:
+        planner = RatePlanner(sample_rate=retime.fps)
+        out_rate, time_base = retime.fps, 1 / retime.fps
+        total = None
+        if reader.duration:  # frame count / rate, else the declared duration (MKV, TS...)
+            total = ceil(reader.duration * retime.fps)
+    else:
+        factor = Fraction(retime.slowmo)
+        if factor.denominator != 1 and not rate:
+            raise InputError(f"{source} has no frame rate; use an integer slow-motion factor", subject="factor")
+        planner = make_slowmo_planner(factor=factor, source_rate=rate)
+        out_rate = rate or Fraction(25)
+        if factor.denominator == 1 and reader.time_base:
+            time_base = reader.time_base  # k * pts stays on the source's grid
+        else:
+            time_base = 1 / out_rate
+        total = None
+        if reader.declared_frames:
+            total = int(reader.declared_frames * factor)
+        elif reader.duration and rate:
+            total = ceil(reader.duration * rate * factor)
+    return OutputPlan(planner=planner, rate=out_rate, time_base=time_base, total=total)
+
+
+def kept_pairs(
+    first: SourceFrame, frames: Iterator[SourceFrame], scene: SceneSettings, result: JobResult
+) -> Iterator[tuple[SourceFrame, SourceFrame, bool]]:
+    """Consecutive kept frames after ``first``: (previous, next, scene cut between them).
+
+    A frame whose pts does not increase is dropped (it cannot be placed in time), and so is a
+    frame that repeats the previous kept one (interpolated across instead of freezing); both
+    are counted in ``result``, as are the cuts.
+    """
+    prev, prev_sig = first, FrameSignature.of(first.image)
+    detect_cut = CutDetector(scene)
+    disordered = 0
+    for frame in frames:
+        if frame.pts <= prev.pts:
+            disordered += 1
+            continue
+        sig = FrameSignature.of(frame.image)
+        if is_duplicate(prev_sig, sig, scene):
+            result.duplicates += 1
+            continue
+        cut = detect_cut(prev_sig, sig)
+        result.cuts += cut
+        yield prev, frame, cut
+        prev, prev_sig = frame, sig
+    if disordered:
+        result.notes.append(f"{disordered} frames dropped: timestamps not increasing")
+
+
 def _run(
     *,
     source: Path,
     target: Path,
     reader: VideoReader,
     frames: Iterator[SourceFrame],
-    plan: _Plan,
+    plan: OutputPlan,
     interpolator: Interpolator,
     options: JobOptions,
     progress: Progress | None,
@@ -285,33 +317,19 @@ def _run(
         copy_offset=first.pts,
     )
     with writer:
-        batcher = _Batcher(
+        batcher = PairBatcher(
             interpolator,
             writer,
             options.batch_pairs or default_batch_pairs(reader.width, reader.height),
         )
         prev: SourceFrame = first
-        prev_sig = FrameSignature.of(first.image)
         before_last: Fraction | None = None
-        detect_cut = CutDetector(options.scene)
-        disordered = 0
         batcher.add(first.image, None, False, planner.push(first.pts))
-        for frame in frames:
-            if frame.pts <= prev.pts:
-                disordered += 1  # broken timestamps: the frame cannot be placed in time
-                continue
-            sig = FrameSignature.of(frame.image)
-            if is_duplicate(prev_sig, sig, options.scene):
-                result.duplicates += 1  # interpolate across it instead of freezing
-                continue
-            cut = detect_cut(prev_sig, sig)
-            result.cuts += cut
-            batcher.add(prev.image, frame.image, cut, planner.push(frame.pts))
-            before_last, prev, prev_sig = prev.pts, frame, sig
+        for a, b, cut in kept_pairs(first, frames, options.scene, result):
+            batcher.add(a.image, b.image, cut, planner.push(b.pts))
+            before_last, prev = a.pts, b
             if progress:
                 progress(batcher.written, total)
-        if disordered:
-            result.notes.append(f"{disordered} frames dropped: timestamps not increasing")
         if reader.frames_decoded < 2:
             raise InputError(f"{source} has only one frame: nothing to interpolate")
         last_pts = _last_decoded_pts(reader, prev)
