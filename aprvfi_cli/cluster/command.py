@@ -43,15 +43,18 @@ def convert_on_ray(
 ) -> tuple[JobResult, str]:
     """``convert``/``slowmo`` with ``--ray``: the result and the interpolator's description."""
     from aprvfi_cli.cluster.convert import convert_on_cluster
+    from aprvfi_cli.cluster.plan import scan_source
     from aprvfi_cli.cluster.worker import open_pool
     from aprvfi_cli.console import progress_bar
 
     spec, description = _spec(model, address)
+    plan = scan_source(source, options)  # a bad input fails here, before any worker starts
     with (
         progress_bar(source.name, quiet=quiet) as progress,
         open_pool(spec, address=address, cpus_per_worker=model.threads) as pool,
     ):
-        return convert_on_cluster(source, target, pool=pool, options=options, progress=progress), description
+        result = convert_on_cluster(source, target, pool=pool, options=options, progress=progress, plan=plan)
+    return result, description
 
 
 def batch_on_ray(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aprvfi_cli.cluster.dispatch import run_on_workers
 from aprvfi_cli.cluster.join import join_segments
-from aprvfi_cli.cluster.plan import scan_source
+from aprvfi_cli.cluster.plan import SourcePlan, scan_source
 from aprvfi_cli.cluster.render import SegmentJob
 from aprvfi_cli.cluster.segments import Segment, split_plan
 from aprvfi_cli.cluster.worker import WorkerPool
@@ -51,16 +51,18 @@ def convert_on_cluster(
     options: JobOptions,
     segments: int | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    plan: SourcePlan | None = None,
 ) -> JobResult:
     """Retime ``source`` into ``target`` (written atomically) on the workers of ``pool``.
 
     ``segments``: how many to cut (None: :func:`segment_count`); ``progress(frames_done,
-    frames_total)`` is called on the driver while the workers run. Raises what the local run
+    frames_total)`` is called on the driver while the workers run; ``plan``: the source already
+    planned by :func:`scan_source` with the same options (None: planned here). Raises what the local run
     raises for the same input (a segment's error fails the job), :class:`ClusterError` if the
     workers are lost.
     """
     started = time.perf_counter()
-    plan = scan_source(source, options)
+    plan = plan or scan_source(source, options)
     count = segments or segment_count(len(pool.actors), len(plan.kept))
     parts = [s for s in split_plan(plan, count) if s.outputs]
     job = uuid.uuid4().hex[:12]
