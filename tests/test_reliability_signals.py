@@ -54,3 +54,29 @@ def test_signal_removes_temporary_file(signum, long_clip, weights_dir, tmp_path)
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == [f"aprvfi: error: stopped by {name}; the partial output was removed, nothing is left behind"]
     assert list(tmp_path.iterdir()) == []  # no temporary file, no output
+
+
+def test_an_ignored_hangup_stays_ignored(long_clip, weights_dir, tmp_path) -> None:
+    """`nohup aprvfi convert ... &` ignores SIGHUP: the run must outlive the logout that sends it."""
+    out = tmp_path / "out.mp4"
+    env = {**os.environ, "APRVFI_WEIGHTS_DIR": str(weights_dir), "APRVFI_THREADS": "1"}
+    args = [sys.executable, "-c", ENTRY, "convert", str(long_clip), "--fps", "120", "-o", str(out), "-q"]
+    process = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    try:
+        assert wait_for(lambda: any(tmp_path.glob(".out.aprvfi-*.part.mp4")), timeout=120)
+        process.send_signal(signal.SIGHUP)
+        assert not wait_for(lambda: process.poll() is not None, timeout=2.0)  # still running
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []

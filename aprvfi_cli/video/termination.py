@@ -36,6 +36,7 @@ def terminate_on_signals(signals: tuple[int, ...] = ENDING_SIGNALS) -> Iterator[
     """Within the block, ``signals`` raise :class:`Terminated` in the main thread.
 
     After the first one, further signals are ignored so the clean-up itself is not cut short.
+    Signals already ignored (``nohup`` ignores SIGHUP, ``&`` in a script ignores SIGINT) stay ignored.
     The previous handlers come back on exit. Outside the main thread this does nothing (Python
     only lets the main thread set handlers).
     """
@@ -50,7 +51,9 @@ def terminate_on_signals(signals: tuple[int, ...] = ENDING_SIGNALS) -> Iterator[
 
     previous = {s: signal.getsignal(s) for s in signals}
     for s in signals:
-        signal.signal(s, handle)
+        # a signal ignored when we started stays ignored: `nohup aprvfi ...` must survive the logout
+        if previous[s] is not signal.SIG_IGN:
+            signal.signal(s, handle)
     try:
         yield
     finally:
