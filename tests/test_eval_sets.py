@@ -41,7 +41,10 @@ def test_frame_folder_gives_every_leave_one_out_triplet(tmp_path: Path) -> None:
         write_image(tmp_path / f"frame_{i:04d}.png", pattern(i, width=32, height=24))
     found = open_eval_set(tmp_path)
     assert found.layout == "frames" and [t.name for t in found.triplets] == [
-        "frame_0001.png", "frame_0002.png", "frame_0003.png"]
+        "frame_0001.png",
+        "frame_0002.png",
+        "frame_0003.png",
+    ]
 
 
 def test_video_triplets_skip_cuts_and_duplicates(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from conftest import make_clip
 from typer.testing import CliRunner
 
+from aprvfi_cli.data.holdout import sha256_file
 from aprvfi_cli.model.weights import load_weights
 from aprvfi_cli.train.command import data_app, train_app
-from aprvfi_cli.data.holdout import sha256_file
 from aprvfi_cli.video.images import write_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -34,11 +34,22 @@ def fake_cache(root: Path) -> Path:
         files.append(name)
     make_clip(root / "clips/moving.mp4", frames=8, width=64, height=48)
     files.append("clips/moving.mp4")
-    entries = [{"file": f, "source_path": f, "source_sha256": sha256_file(root / f), "sha256": sha256_file(root / f),
-                "licence": "CC0-1.0", "bytes": (root / f).stat().st_size} for f in files]
-    manifest = {"format": "aprvfi-data/1", "sources": [{"package": "test", "kind": "deb", "version": "1",
-                                                        "licence": "CC0-1.0", "files": entries}],
-                "clips": {"clips/moving.mp4": {"fps": 30.0, "triplets": [[i, i + 1, i + 2] for i in range(6)]}}}
+    entries = [
+        {
+            "file": f,
+            "source_path": f,
+            "source_sha256": sha256_file(root / f),
+            "sha256": sha256_file(root / f),
+            "licence": "CC0-1.0",
+            "bytes": (root / f).stat().st_size,
+        }
+        for f in files
+    ]
+    manifest = {
+        "format": "aprvfi-data/1",
+        "sources": [{"package": "test", "kind": "deb", "version": "1", "licence": "CC0-1.0", "files": entries}],
+        "clips": {"clips/moving.mp4": {"fps": 30.0, "triplets": [[i, i + 1, i + 2] for i in range(6)]}},
+    }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 
@@ -51,9 +62,35 @@ def test_data_check_and_a_tiny_training_run(tmp_path: Path) -> None:
     assert "CC0-1.0 (3)" in checked.output
 
     run = tmp_path / "run"
-    args = ["--run-dir", str(run), "--cache", str(cache), "--preset", "tiny", "--stages", "2,3", "--steps", "2,2",
-            "--crop", "32,32", "--batch-size", "2", "--warmup", "1", "--workers", "0", "--init", "none",
-            "--validate-every", "0", "--validation-triplets", "2", "--no-progress", "--clip-fraction", "0.5"]
+    args = [
+        "--run-dir",
+        str(run),
+        "--cache",
+        str(cache),
+        "--preset",
+        "tiny",
+        "--stages",
+        "2,3",
+        "--steps",
+        "2,2",
+        "--crop",
+        "32,32",
+        "--batch-size",
+        "2",
+        "--warmup",
+        "1",
+        "--workers",
+        "0",
+        "--init",
+        "none",
+        "--validate-every",
+        "0",
+        "--validation-triplets",
+        "2",
+        "--no-progress",
+        "--clip-fraction",
+        "0.5",
+    ]
     trained = runner.invoke(train_app, args)
     assert trained.exit_code == 0, trained.output
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]

@@ -55,32 +55,58 @@ def test_ground_truth_matches_its_flows(index: int) -> None:
     triplet = synthetic_triplet(photos, config, np.random.default_rng([1, index]))
     assert 0.1 <= triplet.t <= 0.9
     # frame t, rebuilt from frame 0 (and frame 1) along the backward flows from t
-    err0, seen0 = consistent(triplet.frame0, triplet.front0, triplet.solid0, triplet.frame_t, triplet.front_t,
-                             triplet.solid_t, triplet.flow_t0)
-    err1, seen1 = consistent(triplet.frame1, triplet.front1, triplet.solid1, triplet.frame_t, triplet.front_t,
-                             triplet.solid_t, triplet.flow_t1)
+    err0, seen0 = consistent(
+        triplet.frame0,
+        triplet.front0,
+        triplet.solid0,
+        triplet.frame_t,
+        triplet.front_t,
+        triplet.solid_t,
+        triplet.flow_t0,
+    )
+    err1, seen1 = consistent(
+        triplet.frame1,
+        triplet.front1,
+        triplet.solid1,
+        triplet.frame_t,
+        triplet.front_t,
+        triplet.solid_t,
+        triplet.flow_t1,
+    )
     # frame 0 rebuilt from frame 1 along the forward flow F01
-    err01, seen01 = consistent(triplet.frame1, triplet.front1, triplet.solid1, triplet.frame0, triplet.front0,
-                               triplet.solid0, triplet.flow01)
+    err01, seen01 = consistent(
+        triplet.frame1, triplet.front1, triplet.solid1, triplet.frame0, triplet.front0, triplet.solid0, triplet.flow01
+    )
     assert min(seen0, seen1, seen01) > 0.2
     assert max(err0, err1, err01) < 0.01
     # the check can fail: ignoring the motion gives a far larger error
     zero = torch.zeros_like(triplet.flow_t0)
-    assert consistent(triplet.frame0, triplet.front0, triplet.solid0, triplet.frame_t, triplet.front_t,
-                      triplet.solid_t, zero)[0] > 5 * max(err0, 1e-3)
+    assert consistent(
+        triplet.frame0, triplet.front0, triplet.solid0, triplet.frame_t, triplet.front_t, triplet.solid_t, zero
+    )[0] > 5 * max(err0, 1e-3)
 
 
 def layer(**changes) -> Layer:
-    base = dict(photo=0, offset=(0.0, 0.0), zoom=1.0, center=(32.0, 32.0), translation=(0.0, 0.0), rotation=0.0,
-                log_scale=0.0, shape="full", radii=(), angles=(), softness=1.0)
+    base = dict(
+        photo=0,
+        offset=(0.0, 0.0),
+        zoom=1.0,
+        center=(32.0, 32.0),
+        translation=(0.0, 0.0),
+        rotation=0.0,
+        log_scale=0.0,
+        shape="full",
+        radii=(),
+        angles=(),
+        softness=1.0,
+    )
     return Layer(**{**base, **changes})
 
 
 def test_flows_of_a_known_motion() -> None:
     """A foreground ellipse moving 20 px right and rotating over a still background."""
     photos = textures(2, 96)
-    layers = [layer(), layer(photo=1, shape="ellipse", radii=(12.0, 8.0, 0.0), translation=(20.0, 0.0),
-                             rotation=0.2)]
+    layers = [layer(), layer(photo=1, shape="ellipse", radii=(12.0, 8.0, 0.0), translation=(20.0, 0.0), rotation=0.2)]
     triplet = render_triplet(photos, layers, t=0.25, size=(64, 64))
     centre = (32, 32)  # the ellipse centre at time 0: it moves exactly by the translation
     assert triplet.front0[centre] == 1
@@ -98,8 +124,10 @@ def test_flows_of_a_known_motion() -> None:
 def test_large_motion_and_determinism() -> None:
     photos = textures()
     config = SyntheticConfig(height=128, width=128, max_motion=128)
-    motions = [synthetic_triplet(photos, config, np.random.default_rng([2, i])).flow01.norm(dim=0).max().item()
-               for i in range(6)]
+    motions = [
+        synthetic_triplet(photos, config, np.random.default_rng([2, i])).flow01.norm(dim=0).max().item()
+        for i in range(6)
+    ]
     assert max(motions) > 64
     a = synthetic_triplet(photos, config, np.random.default_rng([3, 0]))
     b = synthetic_triplet(photos, config, np.random.default_rng([3, 0]))

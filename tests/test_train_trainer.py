@@ -29,8 +29,13 @@ def config(stage: int, *, lr: float = 2e-4) -> TrainConfig:
         preset="tiny",
         stages=(StageConfig(stage, steps=10, crop=32, batch_size=2, peak_lr=lr, warmup_steps=1),),
         data=DataConfig(synthetic=SyntheticConfig(layers=(1, 2))),
-        init="none", workers=0, validate_every=0, log_every=1, checkpoint_every_s=1e9,
-        validation_synthetic=2, validation_clips=0,
+        init="none",
+        workers=0,
+        validate_every=0,
+        log_every=1,
+        checkpoint_every_s=1e9,
+        validation_synthetic=2,
+        validation_clips=0,
     )
 
 
@@ -75,8 +80,15 @@ def test_resume_reproduces_the_next_step_exactly(tmp_path: Path) -> None:
 
 def test_checkpoint_files_of_the_paper_model_stay_under_16_mb(tmp_path: Path) -> None:
     stage = StageConfig(1, steps=4, crop=64, batch_size=1, warmup_steps=1)
-    cfg = TrainConfig(preset="paper", stages=(stage,), init="none", workers=0, validate_every=0,
-                      checkpoint_every_s=1e9, data=DataConfig(synthetic=SyntheticConfig(layers=(1, 1))))
+    cfg = TrainConfig(
+        preset="paper",
+        stages=(stage,),
+        init="none",
+        workers=0,
+        validate_every=0,
+        checkpoint_every_s=1e9,
+        data=DataConfig(synthetic=SyntheticConfig(layers=(1, 1))),
+    )
     trainer = Trainer(cfg, run_dir=tmp_path, material=material(), progress_bar=False)
     trainer.run(max_steps=1)  # stage 1 trains everything: the largest optimizer state
     folder = trainer.save()
@@ -98,8 +110,7 @@ def test_schedule_warms_up_then_anneals() -> None:
 
 
 def test_only_the_newest_checkpoints_are_kept(tmp_path: Path) -> None:
-    trainer = Trainer(replace(config(2), keep_checkpoints=2), run_dir=tmp_path, material=material(),
-                      progress_bar=False)
+    trainer = Trainer(replace(config(2), keep_checkpoints=2), run_dir=tmp_path, material=material(), progress_bar=False)
     names = []
     for _ in range(3):
         trainer.run(max_steps=1)

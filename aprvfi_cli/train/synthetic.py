@@ -108,8 +108,10 @@ def sample_layers(rng: np.random.Generator, config: SyntheticConfig, photo_sizes
         photo = int(rng.integers(len(photo_sizes)))
         photo_h, photo_w = photo_sizes[photo]
         zoom = float(rng.uniform(*config.texture_zoom))
-        offset = (float(rng.uniform(0, max(1.0, photo_w - width * zoom))),
-                  float(rng.uniform(0, max(1.0, photo_h - height * zoom))))
+        offset = (
+            float(rng.uniform(0, max(1.0, photo_w - width * zoom))),
+            float(rng.uniform(0, max(1.0, photo_h - height * zoom))),
+        )
         reach = config.background_motion if background else config.max_motion
         magnitude, direction = float(rng.uniform(0, reach)), float(rng.uniform(0, 2 * math.pi))
         center = (float(rng.uniform(0, width)), float(rng.uniform(0, height)))
@@ -119,24 +121,39 @@ def sample_layers(rng: np.random.Generator, config: SyntheticConfig, photo_sizes
         if background:
             shape, radii, angles = "full", (), ()
         elif rng.random() < 0.5:
-            shape, radii, angles = "ellipse", (radius, radius * float(rng.uniform(0.4, 1.0)),
-                                               float(rng.uniform(0, math.pi))), ()
+            shape, radii, angles = (
+                "ellipse",
+                (radius, radius * float(rng.uniform(0.4, 1.0)), float(rng.uniform(0, math.pi))),
+                (),
+            )
         else:
             vertices = int(rng.integers(3, 10))
             angles = tuple(sorted(float(a) for a in rng.uniform(0, 2 * math.pi, vertices)))
             shape, radii = "star", tuple(float(r) for r in radius * rng.uniform(0.45, 1.0, vertices))
-        layers.append(Layer(photo=photo, offset=offset, zoom=zoom, center=center,
-                            translation=(magnitude * math.cos(direction), magnitude * math.sin(direction)),
-                            rotation=rotation, log_scale=log_scale, shape=shape, radii=radii, angles=angles,
-                            softness=float(rng.uniform(*config.softness))))
+        layers.append(
+            Layer(
+                photo=photo,
+                offset=offset,
+                zoom=zoom,
+                center=center,
+                translation=(magnitude * math.cos(direction), magnitude * math.sin(direction)),
+                rotation=rotation,
+                log_scale=log_scale,
+                shape=shape,
+                radii=radii,
+                angles=angles,
+                softness=float(rng.uniform(*config.softness)),
+            )
+        )
     return layers
 
 
 def _affine(layer: Layer, tau: float) -> tuple[Tensor, Tensor]:
     """A(tau) as (2x2 matrix M, 2-vector b): q = M p + b."""
     angle, scale = tau * layer.rotation, math.exp(tau * layer.log_scale)
-    matrix = scale * torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]],
-                                  dtype=torch.float32)
+    matrix = scale * torch.tensor(
+        [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], dtype=torch.float32
+    )
     center = torch.tensor(layer.center, dtype=torch.float32)
     shift = center + tau * torch.tensor(layer.translation, dtype=torch.float32) - matrix @ center
     return matrix, shift
@@ -177,8 +194,7 @@ def _texture(photo: Tensor, layer: Layer, points: Tensor) -> Tensor:
     pixel = points * layer.zoom + torch.tensor(layer.offset, dtype=points.dtype)
     grid = torch.stack([pixel[..., 0] / (width - 1), pixel[..., 1] / (height - 1)], dim=-1) * 2 - 1
     # reflection keeps large motions inside real texture instead of a flat border colour
-    return F.grid_sample(photo[None], grid[None], mode="bilinear", padding_mode="reflection",
-                         align_corners=True)[0]
+    return F.grid_sample(photo[None], grid[None], mode="bilinear", padding_mode="reflection", align_corners=True)[0]
 
 
 def _render(photos: list[Tensor], layers: list[Layer], tau: float, grid: Tensor) -> tuple[Tensor, Tensor, Tensor, list]:
@@ -219,18 +235,30 @@ def render_triplet(photos: list[Tensor], layers: list[Layer], *, t: float, size:
         t: time of the middle frame in (0, 1).
         size: (H, W) of the frames.
     """
-    ys, xs = torch.meshgrid(torch.arange(size[0], dtype=torch.float32), torch.arange(size[1], dtype=torch.float32),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(size[0], dtype=torch.float32), torch.arange(size[1], dtype=torch.float32), indexing="ij"
+    )
     grid = torch.stack([xs, ys], dim=-1)
     frame0, front0, solid0, canon0 = _render(photos, layers, 0.0, grid)
     frame_t, front_t, solid_t, canon_t = _render(photos, layers, t, grid)
     frame1, front1, solid1, canon1 = _render(photos, layers, 1.0, grid)
     return SyntheticTriplet(
-        frame0=frame0, frame_t=frame_t, frame1=frame1, t=t,
-        flow01=_flow(layers, canon0, front0, grid, 1.0), flow10=_flow(layers, canon1, front1, grid, 0.0),
-        flow0t=_flow(layers, canon0, front0, grid, t), flow1t=_flow(layers, canon1, front1, grid, t),
-        flow_t0=_flow(layers, canon_t, front_t, grid, 0.0), flow_t1=_flow(layers, canon_t, front_t, grid, 1.0),
-        front0=front0, front_t=front_t, front1=front1, solid0=solid0, solid_t=solid_t, solid1=solid1,
+        frame0=frame0,
+        frame_t=frame_t,
+        frame1=frame1,
+        t=t,
+        flow01=_flow(layers, canon0, front0, grid, 1.0),
+        flow10=_flow(layers, canon1, front1, grid, 0.0),
+        flow0t=_flow(layers, canon0, front0, grid, t),
+        flow1t=_flow(layers, canon1, front1, grid, t),
+        flow_t0=_flow(layers, canon_t, front_t, grid, 0.0),
+        flow_t1=_flow(layers, canon_t, front_t, grid, 1.0),
+        front0=front0,
+        front_t=front_t,
+        front1=front1,
+        solid0=solid0,
+        solid_t=solid_t,
+        solid1=solid1,
     )
 
 
