@@ -175,9 +175,8 @@ def measure(
         runners["RIFE 4.0"] = (None, lambda: rife(img0, img1))
     runners["flow+context"] = (None, flow_and_context)  # the part every t of a pair shares
 
+    # The counted run is also the warm-up (allocator, kernels, caches): it is not timed.
     flops = {name: _counted_flops(run) for name, (_, run) in runners.items()}
-    for _, run in runners.values():  # warm-up: allocator, kernels, caches
-        run()
     peak = PeakMemory(placement.device)
     times: dict[str, list[float]] = {name: [] for name in runners}
     peaks: dict[str, int | None] = {}
