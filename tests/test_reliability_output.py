@@ -212,3 +212,24 @@ def test_sparse_subtitles_are_all_kept(flow_only, tmp_path) -> None:
         data for _, data in subtitle_packets(source)
     ]
     assert not [note for note in result.notes if "dropped" in note]
+
+
+def test_one_bad_audio_timestamp_is_dropped_not_fatal(flow_only, tmp_path) -> None:
+    """Defect 2 outside MPEG-TS: one MKV audio block moved 150 ms back (as a flipped byte does)
+    failed the job with "cannot write out.mp4: Invalid argument"; now that packet is dropped, with a note."""
+    import struct
+
+    source = make_clip(tmp_path / "clip.mkv", frames=30, rate=F(30), audio=True)
+    data = bytearray(source.read_bytes())
+    with av.open(str(source)) as container:
+        blocks = [packet.pos for packet in container.demux(container.streams.audio[0]) if packet.size]
+    at = blocks[10]  # a SimpleBlock's payload: track number (0x82), then its int16 time in ms
+    assert data[at] == 0x82
+    (relative,) = struct.unpack(">h", bytes(data[at + 1 : at + 3]))
+    data[at + 1 : at + 3] = struct.pack(">h", relative - 150)
+    broken = tmp_path / "broken.mkv"
+    broken.write_bytes(bytes(data))
+    result = run(broken, tmp_path / "out.mp4", flow_only, fps=F(60))
+    assert result.frames_out == 60
+    assert result.notes == ["audio stream #1: 1 packets dropped (broken timestamps)"]
+    assert len(audio_packets(tmp_path / "out.mp4")) == len(blocks) - 1
