@@ -122,7 +122,10 @@ class VideoReader:
 
     Attributes (set on open): width, height, pix_fmt, high_bit_depth, time_base, rate
     (nominal, may be None), color (:class:`ColorInfo`), rotation (degrees, from the first
-    frame's display matrix), declared_frames (0 if unknown), frames_decoded, last_duration.
+    frame's display matrix), declared_frames (0 if unknown), declared_end (s, where no frame
+    count exists; None if unknown), duration (declared length, s, or None), frames_decoded,
+    last_duration, notes (what the user should know: dropped alpha, interlacing, repaired
+    timestamps).
     """
 
     def __init__(self, path: str | Path) -> None:
