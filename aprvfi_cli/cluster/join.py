@@ -39,7 +39,6 @@ class _Join:
             self.video.set_display_rotation(stream.rotation)
         self.extradata = template.codec_context.extradata
         self.copier: PacketCopier | None = None
-        self.last_dts: int | None = None
         self.packets = 0
 
     def add_part(self, part: Path, start: Fraction) -> None:
@@ -74,9 +73,10 @@ def join_segments(
     Returns (copied audio/subtitle packets, notes). Raises :class:`OutputError`; the target is
     written only when everything succeeded, and the temporary file never outlives the call.
     """
-    with av.open(str(parts[0][0])) as first:
-        join = _Join(target, first.streams.video[0], stream)
+    temp, join = temporary_path(target), None
     try:
+        with av.open(str(parts[0][0])) as first:
+            join = _Join(target, first.streams.video[0], stream)
         if copy_from is not None:
             join.copier = PacketCopier(copy_from, join.container, offset=stream.first_pts, mux=join.container.mux)
         for part, start in parts:
@@ -96,9 +96,11 @@ def join_segments(
     except av.error.FFmpegError as error:
         raise OutputError(f"cannot join the segments into {target}: {error.strerror}") from error
     finally:
-        if join.temp.exists():
-            try:
-                join.container.close()
-            except Exception:  # closing a half-written file may fail again; the file goes anyway
-                pass
-            join.temp.unlink(missing_ok=True)
+        if temp.exists():  # failed: close what is open, the half-written file goes
+            for opened in (join.container, join.copier) if join is not None else ():
+                try:
+                    if opened is not None:
+                        opened.close()
+                except Exception:  # closing a half-written file may fail again; it goes anyway
+                    pass
+            temp.unlink(missing_ok=True)
