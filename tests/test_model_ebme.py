@@ -12,7 +12,8 @@ from aprvfi_cli.eval.metrics import psnr, to_uint8
 from aprvfi_cli.eval.middlebury import middlebury_triplets
 from aprvfi_cli.model import APRVFI, ModelConfig, WeightsError, load_ebme_flow
 from aprvfi_cli.model.ebme import load_strict, map_ebme_keys
-from aprvfi_cli.model.weights import ebme_flow_weights, flow_only_model, load_weights, save_weights
+from aprvfi_cli.model.routing import Routing
+from aprvfi_cli.model.weights import ebme_flow_weights, flow_only_model, load_weights, resolve_weights, save_weights
 
 MIDDLEBURY = Path(__file__).resolve().parents[2] / "shared" / "data" / "middlebury_other"
 
@@ -88,3 +89,33 @@ def test_flow_only_mean_over_middlebury_other(triplets) -> None:
     assert len(scores) == 12
     # Golden number of the faithful port (independent port: 35.18; the bar: 35.0).
     assert np.mean(scores) == pytest.approx(35.19, abs=0.02)
+
+
+def network_psnr(model: APRVFI, triplet, *, bf16: bool) -> tuple[float, float]:
+    """(flow-only, static network) PSNR of a 192x256 window of one triplet, fp32 or under CPU bf16 autocast."""
+    window = (slice(96, 288), slice(160, 416))
+    img0, img1 = (
+        to_tensor(np.ascontiguousarray(f[window])).contiguous(memory_format=torch.channels_last)
+        for f in (triplet.frame0, triplet.frame1)
+    )
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        pair = model.estimate(img0, img1)
+        flow_only = model.flow_only(pair, 0.5)
+        static = model.synthesize(pair, 0.5, routing=Routing(mode="static"), channels_last=True).frame
+    truth = triplet.truth[window]
+    return tuple(psnr(to_uint8(f[0].float().permute(1, 2, 0).numpy()), truth) for f in (flow_only, static))
+
+
+def test_bf16_stays_within_005_db_of_fp32_on_middlebury(triplets) -> None:
+    # What `--precision auto` picks on AMX/AVX512-BF16 CPUs and on CUDA must not cost quality: flow-only
+    # and the shipped network (the untrained head when none ships) under bf16 against fp32. Two windows
+    # of real scenes: bf16 is emulated, hence slow, on CPUs without native bf16.
+    model, _ = resolve_weights()
+    # channels_last as Placement runs it (bf16 convolutions in NCHW take a slow path without native bf16)
+    model.eval().to(memory_format=torch.channels_last)
+    chosen = [t for t in triplets if t.name in ("Urban2", "Dimetrodon")]
+    assert len(chosen) == 2
+    fp32 = np.array([network_psnr(model, t, bf16=False) for t in chosen])
+    bf16 = np.array([network_psnr(model, t, bf16=True) for t in chosen])
+    assert fp32.min() > 30  # real content in the windows, not a flat patch
+    assert np.abs(bf16.mean(axis=0) - fp32.mean(axis=0)).max() < 0.05, (fp32, bf16)
