@@ -9,6 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from aprvfi_cli.errors import UsageError
+from aprvfi_cli.model.weights import save_weights
 from aprvfi_cli.train.checkpoint import load_checkpoint
 from aprvfi_cli.train.dataset import DataConfig, Material, StepBatches
 from aprvfi_cli.train.schedule import LRSchedule
@@ -118,3 +120,19 @@ def test_only_the_newest_checkpoints_are_kept(tmp_path: Path) -> None:
     kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.is_dir())
     assert kept == names[1:]
     assert (tmp_path / "checkpoints" / "latest").read_text().strip() == names[-1]
+
+
+def test_init_goes_through_the_weights_resolver(tmp_path: Path) -> None:
+    # --init takes what convert takes: an aprvfi weights file, the EBME flow file, or nothing that exists
+    torch.manual_seed(0)
+    source = Trainer(config(2), run_dir=tmp_path / "a", material=material(), progress_bar=False).model
+    save_weights(tmp_path / "w.pt", source, {"note": "test"})
+    resumed = Trainer(
+        replace(config(2), init=str(tmp_path / "w.pt")), run_dir=tmp_path / "b", material=material(), progress_bar=False
+    )
+    for key, value in source.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key].cpu(), value.cpu())
+    ebme = Trainer(replace(config(2), init="ebme"), run_dir=tmp_path / "c", material=material(), progress_bar=False)
+    assert ebme.model.config.name == "tiny"
+    with pytest.raises(UsageError, match="weights file not found"):
+        Trainer(replace(config(2), init=str(tmp_path / "nope.pt")), run_dir=tmp_path / "d", material=material())

@@ -27,8 +27,8 @@ from tqdm import tqdm
 from aprvfi_cli.data.store import Store
 from aprvfi_cli.eval.devset import score_dev
 from aprvfi_cli.eval.metrics import psnr, to_uint8
-from aprvfi_cli.model import APRVFI, ModelConfig, Routing, load_ebme_flow
-from aprvfi_cli.model.weights import default_weights, ebme_flow_weights, load_weights, save_weights
+from aprvfi_cli.model import APRVFI, ModelConfig, Routing
+from aprvfi_cli.model.weights import ebme_flow_weights, resolve_weights, save_weights
 from aprvfi_cli.placement import Placement
 from aprvfi_cli.train.checkpoint import Progress, load_checkpoint, save_checkpoint, set_rng_state
 from aprvfi_cli.train.dataset import DataConfig, Material, Sample, StepBatches, load_material, validation_samples
@@ -167,14 +167,13 @@ class Trainer:
     # -- setup -------------------------------------------------------------------------------
     def _initial_model(self) -> APRVFI:
         init = self.config.init
-        if init == "shipped":
-            init = str(default_weights() or "ebme")  # continue from what ships, with a fresh optimizer
-        if init not in ("ebme", "none"):
-            return load_weights(init)
-        model = APRVFI(ModelConfig.preset(self.config.preset))
+        config = ModelConfig.preset(self.config.preset)
+        if init == "none":
+            return APRVFI(config)
         if init == "ebme":
-            load_ebme_flow(model.flow, ebme_flow_weights())
-        return model
+            return resolve_weights(ebme_flow_weights(), config=config)[0]
+        # "shipped": what convert runs by default (aprvfi-default.pt, else the EBME flow), with a fresh optimizer
+        return resolve_weights(None if init == "shipped" else init, config=config)[0]
 
     @property
     def stage(self) -> StageConfig:
