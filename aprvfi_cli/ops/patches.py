@@ -17,9 +17,7 @@ def patch_grid(image: Tensor, patch_size: int) -> tuple[int, int]:
     return height // patch_size, width // patch_size
 
 
-def gather_patches(
-    image: Tensor, index: Tensor, patch_size: int, *, channels_last: bool = False
-) -> Tensor:
+def gather_patches(image: Tensor, index: Tensor, patch_size: int, *, channels_last: bool = False) -> Tensor:
     """Copy the patches at flat indices ``index`` out of ``image`` into (N, C, P, P).
 
     Only the chosen patches are copied (``image`` may be a channel slice of a larger map).
