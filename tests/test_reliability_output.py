@@ -233,3 +233,16 @@ def test_one_bad_audio_timestamp_is_dropped_not_fatal(flow_only, tmp_path) -> No
     assert result.frames_out == 60
     assert result.notes == ["audio stream #1: 1 packets dropped (broken timestamps)"]
     assert len(audio_packets(tmp_path / "out.mp4")) == len(blocks) - 1
+
+
+def test_allocation_failures_are_recognised_in_each_form() -> None:
+    from aprvfi_cli.engine.stream import is_out_of_memory
+
+    for error in (
+        MemoryError(),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:117] err == 0. DefaultCPUAllocator: can't allocate memory"),
+        RuntimeError("could not create a primitive"),  # oneDNN under an address-space limit
+        RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    ):
+        assert is_out_of_memory(error), error
+    assert not is_out_of_memory(RuntimeError("expected a (B, 4, H, W) flow"))

@@ -121,7 +121,10 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
         return True
     text = str(error).lower()
-    return any(words in text for words in ("out of memory", "can't allocate memory", "not enough memory"))
+    # oneDNN (channels_last convolutions on the CPU) reports a failed workspace allocation as a primitive
+    # it could not create
+    signs = ("out of memory", "can't allocate memory", "not enough memory", "could not create a primitive")
+    return any(words in text for words in signs)
 
 
 def default_batch_pairs(width: int, height: int) -> int:
