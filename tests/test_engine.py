@@ -58,6 +58,24 @@ def test_flow_once_per_pair(tiny: Interpolator, monkeypatch) -> None:
     assert [len(x) for x in out] == [3, 1]
 
 
+@torch.no_grad()
+def test_context_released_on_last_use_keeps_every_frame() -> None:
+    torch.manual_seed(0)
+    model = APRVFI(ModelConfig.tiny())
+    for parameter in model.synthesis.head.parameters():  # a zero head would hide the context
+        torch.nn.init.normal_(parameter, std=0.1)
+    interpolator = Interpolator(model, max_patches=3)
+    img0, img1 = torch.rand(2, 3, 30, 40), torch.rand(2, 3, 30, 40)
+    # Chunks of 2 frames: a copied sub-batch, then every pair in order (the last t: released);
+    # and the other way round (kept for the next t, then a copy).
+    for times in ([[0.25, 0.5, 0.75], [0.5]], [[0.5], [0.25, 0.5]]):
+        batched = interpolator.interpolate_tensors(img0, img1, times)
+        for b, ts in enumerate(times):
+            for i, t in enumerate(ts):
+                single = interpolator.interpolate_tensors(img0[b : b + 1], img1[b : b + 1], [[t]])[0]
+                torch.testing.assert_close(batched[b][i : i + 1], single, rtol=0, atol=1e-5)
+
+
 def test_synthesis_is_patch_chunked(monkeypatch) -> None:
     interpolator = Interpolator(APRVFI(ModelConfig.tiny()), max_patches=2)
     seen: list[object] = []

@@ -46,9 +46,8 @@ def test_skipped_patch_inherits_previous_feature(model: APRVFI) -> None:
     guide = torch.rand(patches, 12, size, size)
     # Six patches side by side in one frame; patch i is flat index i.
     context = PatchContext(
-        context0=torch.rand(1, channels * 5, size, patches * size),
-        context1=torch.rand(1, channels * 5, size, patches * size),
-        channels=channels,
+        context0=list(torch.rand(5, 1, channels, size, patches * size)),
+        context1=list(torch.rand(5, 1, channels, size, patches * size)),
         patch_size=size,
     )
     route = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 0, 1], [0, 1, 0, 1]]).float()
@@ -116,6 +115,19 @@ def test_flow_once_many_t_and_mixed_t_batches(model: APRVFI) -> None:
 
 
 @torch.no_grad()
+def test_releasing_the_context_gives_the_same_frame(model: APRVFI) -> None:
+    pair = model.estimate(*frames(64, 96, batch=2))
+    assert pair.select(torch.tensor([0, 1])) is pair  # every pair in order: no copy of the context
+    kept = model.synthesize(pair, 0.3, max_patches=5).frame
+    assert len(pair.context0) == model.config.num_blocks  # kept for the next t
+    released = model.synthesize(pair, 0.3, max_patches=5, release_context=True).frame
+    assert torch.equal(kept, released)
+    assert pair.context0 == [] and pair.context1 == []  # freed level by level as warped
+    with pytest.raises(ValueError, match="context levels"):
+        model.synthesize(pair, 0.6)
+
+
+@torch.no_grad()
 def test_patch_chunking_does_not_change_the_result(model: APRVFI) -> None:
     pair = model.estimate(*frames(64, 96))
     whole = model.synthesize(pair, 0.4).frame
@@ -154,7 +166,7 @@ def test_zero_head_reproduces_flow_only_interpolation() -> None:
         pair = net.estimate(*frames())
         torch.testing.assert_close(net.synthesize(pair, 0.3).frame, net.flow_only(pair, 0.3), rtol=0, atol=1e-6)
         without_context = net.estimate(*frames(), context=False)
-        assert without_context.context0.shape[1] == 0
+        assert without_context.context0 == [] and without_context.context1 == []
         torch.testing.assert_close(net.flow_only(without_context, 0.3), net.flow_only(pair, 0.3), rtol=0, atol=0)
 
 
@@ -185,11 +197,12 @@ def test_bf16_autocast_at_720p_warps_like_fp32(model: APRVFI) -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         pair = model.estimate(img0, img1, flow=flow)
         warped = model.warp(pair, 0.5)
-    assert pair.context0.dtype == torch.bfloat16  # the case that crashed
+    assert pair.context0[0].dtype == torch.bfloat16  # the case that crashed
     assert pair.flow.dtype == torch.float32 and warped.flow0t.dtype == torch.float32
     assert torch.equal(warped.hole0, reference.hole0) and torch.equal(warped.hole1, reference.hole1)
     torch.testing.assert_close(warped.image0, reference.image0)
-    torch.testing.assert_close(warped.context1.float(), reference.context1, rtol=0.02, atol=0.02)
+    for level, expected in zip(warped.context1, reference.context1, strict=True):
+        torch.testing.assert_close(level.float(), expected, rtol=0.02, atol=0.02)
 
 
 @torch.no_grad()

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from aprvfi_cli.errors import UsageError
-from aprvfi_cli.model import Routing
+from aprvfi_cli.model import PairState, Routing
 from aprvfi_cli.model.weights import Method, Origin, resolve_weights
 from aprvfi_cli.placement import Placement, resolve_placement
 
@@ -96,25 +96,14 @@ class Interpolator:
             flat_t = [float(t) for ts in times for t in ts]
             results: list[torch.Tensor] = []
             passed: list[torch.Tensor] = []
-            if index:
-                rows = max(1, img0.shape[0])  # synthesise at most B frames at once
-                for start in range(0, len(index), rows):
-                    sel = torch.tensor(index[start : start + rows], device=self.device)
-                    t = torch.tensor(flat_t[start : start + rows], device=self.device)
-                    sub = pair.select(sel)
-                    if self.method == "flow-only":
-                        frames = self.model.flow_only(sub, t)
-                    else:
-                        out = self.model.synthesize(
-                            sub,
-                            t,
-                            routing=self.routing,
-                            max_patches=self.max_patches,
-                            channels_last=self.placement.channels_last,
-                        )
-                        frames = out.frame
-                        passed.append(out.route_map)
-                    results.append(frames.float())
+            rows = max(1, img0.shape[0])  # synthesise at most B frames at once
+            for start in range(0, len(index), rows):
+                sel = torch.tensor(index[start : start + rows], device=self.device)
+                t = torch.tensor(flat_t[start : start + rows], device=self.device)
+                frames, route_map = self._synthesize(pair, sel, t, last=start + rows >= len(index))
+                results.append(frames.float())
+                if route_map is not None:
+                    passed.append(route_map)
             flat = torch.cat(results) if results else img0.new_zeros(0, *img0.shape[1:])
             flat_passed = torch.cat(passed) if passed else None
         frames_out: list[torch.Tensor] = []
@@ -126,7 +115,27 @@ class Interpolator:
             start += len(ts)
         return frames_out, passed_out
 
-    def _estimate(self, img0: torch.Tensor, img1: torch.Tensor):
+    def _synthesize(
+        self, pair: PairState, index: torch.Tensor, t: torch.Tensor, *, last: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Frames (N, 3, H, W) at ``t`` (N,) for the pairs at ``index`` (N,), and their route map
+        (None for ``flow-only``). A function of its own so the selected pair and the warped
+        inputs are freed before the next t is warped."""
+        sub = pair.select(index)
+        if self.method == "flow-only":
+            return self.model.flow_only(sub, t), None
+        out = self.model.synthesize(
+            sub,
+            t,
+            routing=self.routing,
+            max_patches=self.max_patches,
+            channels_last=self.placement.channels_last,
+            # The last t, or a copy no one else holds: free each context level once warped.
+            release_context=last or sub is not pair,
+        )
+        return out.frame, out.route_map
+
+    def _estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> PairState:
         """Flow (and context, which only the full model uses) for a batch of pairs."""
         # flow-only: no context features, so warping splats 3 channels instead of 3 + context
         return self.model.estimate(img0, img1, context=self.method == "model")

@@ -29,25 +29,33 @@ class PairState:
     Attributes:
         image0, image1: (B, 3, Hp, Wp) input frames in [0, 1].
         flow: (B, 4, Hp, Wp) F01 (x, y) then F10 (x, y) in pixels.
-        context0, context1: (B, c * levels, Hp, Wp) context features of each frame.
+        context0, context1: the context of each frame, one (B, c, Hp, Wp) tensor per level
+            (empty without context). Kept apart so each level can be freed on its own
+            (``release_context`` of :meth:`APRVFI.synthesize`).
         size: the unpadded (H, W).
     """
 
     image0: Tensor
     image1: Tensor
     flow: Tensor
-    context0: Tensor
-    context1: Tensor
+    context0: list[Tensor]
+    context1: list[Tensor]
     size: tuple[int, int]
 
     def select(self, index: Tensor) -> PairState:
-        """The pairs at ``index`` (B',), e.g. one pair repeated to batch several t values."""
+        """The pairs at ``index`` (B',), e.g. one pair repeated to batch several t values.
+
+        Every pair once and in order is this state itself: no copy of the context (2 GB a frame at 4K).
+        """
+        batch = self.image0.shape[0]
+        if index.numel() == batch and torch.equal(index.cpu(), torch.arange(batch)):
+            return self
         return PairState(
             image0=self.image0[index],
             image1=self.image1[index],
             flow=self.flow[index],
-            context0=self.context0[index],
-            context1=self.context1[index],
+            context0=[level[index] for level in self.context0],
+            context1=[level[index] for level in self.context1],
             size=self.size,
         )
 
@@ -66,8 +74,8 @@ class WarpedPair:
     hole1: Tensor
     flow0t: Tensor
     flow1t: Tensor
-    context0: Tensor
-    context1: Tensor
+    context0: list[Tensor]  # per level, (B, c, Hp, Wp)
+    context1: list[Tensor]
     t: Tensor  # (B, 1, 1, 1)
 
 
@@ -110,7 +118,7 @@ class APRVFI(nn.Module):
         Args:
             img0, img1: (B, 3, H, W) frames in [0, 1], any H and W.
             context: also run the context net; without it the state serves :meth:`flow_only`
-                only (its context tensors have 0 channels).
+                only (its context lists are empty).
             flow: (B, 4, H, W) F01 and F10 in pixels, computed earlier (the training store keeps the
                 frozen flow network's whole-frame output); None runs the flow network.
         """
@@ -124,19 +132,22 @@ class APRVFI(nn.Module):
         if flow is None:
             stride = 2 ** (levels + 1)
             flow_size = (-(-size[0] // stride) * stride, -(-size[1] // stride) * stride)
-            flow = self.flow(image0[..., : flow_size[0], : flow_size[1]], image1[..., : flow_size[0], : flow_size[1]],
-                             levels=levels)
+            flow = self.flow(
+                image0[..., : flow_size[0], : flow_size[1]], image1[..., : flow_size[0], : flow_size[1]], levels=levels
+            )
         elif flow.shape[0] != img0.shape[0] or flow.shape[1] != 4 or flow.shape[-2:] != img0.shape[-2:]:
             raise ValueError(f"expected a (B, 4, H, W) flow for frames {tuple(img0.shape)}, got {tuple(flow.shape)}")
         flow, _ = pad_to_multiple(flow.float(), multiple)
-        if context:
-            context0, context1 = torch.cat(self.context(image0), dim=1), torch.cat(self.context(image1), dim=1)
-        else:
-            context0 = context1 = image0.new_zeros(image0.shape[0], 0, *image0.shape[2:])
+        # Levels stay apart: a concatenated copy would be a third 2 GB map per frame at 4K.
+        context0, context1 = (self.context(image0), self.context(image1)) if context else ([], [])
         return PairState(image0=image0, image1=image1, flow=flow, context0=context0, context1=context1, size=size)
 
-    def warp(self, pair: PairState, t: float | Tensor) -> WarpedPair:
-        """Forward-splat both frames and their context to time ``t`` (scalar or (B,))."""
+    def warp(self, pair: PairState, t: float | Tensor, *, release_context: bool = False) -> WarpedPair:
+        """Forward-splat both frames and their context to time ``t`` (scalar or (B,)).
+
+        With ``release_context`` the pair's context levels are taken out of it as they are
+        splatted (see :meth:`synthesize`).
+        """
         batch = pair.image0.shape[0]
         t = torch.as_tensor(t, dtype=pair.image0.dtype, device=pair.image0.device).reshape(-1)
         t = t.expand(batch).reshape(batch, 1, 1, 1) if t.numel() == 1 else t.reshape(batch, 1, 1, 1)
@@ -148,10 +159,8 @@ class APRVFI(nn.Module):
         splat0 = forward_splat(pair.image0, flow0t, weight=inside)
         splat1 = forward_splat(pair.image1, flow1t, weight=inside)
         # Context is splatted on its own: no (image + context) copy of the whole frame.
-        context0, context1 = pair.context0, pair.context1
-        if context0.shape[1]:
-            context0 = forward_splat(context0, flow0t, weight=inside).image
-            context1 = forward_splat(context1, flow1t, weight=inside).image
+        context0 = _splat_levels(pair.context0, flow0t, inside, release=release_context)
+        context1 = _splat_levels(pair.context1, flow1t, inside, release=release_context)
         blend = (1 - t) * pair.image0 + t * pair.image1
         raw0, raw1 = splat0.image, splat1.image
         hole0, hole1 = splat0.hole.bool(), splat1.hole.bool()
@@ -183,6 +192,7 @@ class APRVFI(nn.Module):
         routing: Routing | None = None,
         max_patches: int | None = None,
         channels_last: bool = False,
+        release_context: bool = False,
     ) -> SynthesisOutput:
         """Synthesise the frame at ``t`` for every pair.
 
@@ -195,11 +205,16 @@ class APRVFI(nn.Module):
                 memory for 4K frames; the result does not depend on it).
             channels_last: gather patches in channels_last layout (the caller's placement
                 decides; it matches a model moved to that memory format).
+            release_context: this is the pair's last use: its context levels are freed one by
+                one as they are warped (the frame is the same), so the unwarped and the warped
+                context of the whole pair are never held together. ``pair`` then has no context.
         """
         if routing is None:
             routing = Routing(mode="gumbel") if self.training else Routing(mode="apr")
         cfg = self.config
-        warped = self.warp(pair, t)
+        if len(pair.context0) != cfg.num_blocks:  # estimated without context, or already released
+            raise ValueError(f"synthesis needs {cfg.num_blocks} context levels, the pair has {len(pair.context0)}")
+        warped = self.warp(pair, t, release_context=release_context)
         logits = self.router(warped.image0, warped.image1, warped.flow0t, warped.flow1t)
         route = route_decisions(logits, routing)  # (B, D, n_h, n_w)
 
@@ -221,7 +236,6 @@ class APRVFI(nn.Module):
         context = PatchContext(
             context0=warped.context0,
             context1=warped.context1,
-            channels=cfg.context_channels,
             patch_size=cfg.patch_size,
             channels_last=channels_last,
         )
@@ -246,3 +260,16 @@ class APRVFI(nn.Module):
         self, img0: Tensor, img1: Tensor, t: float | Tensor = 0.5, *, routing: Routing | None = None
     ) -> SynthesisOutput:
         return self.synthesize(self.estimate(img0, img1), t, routing=routing)
+
+
+def _splat_levels(levels: list[Tensor], flow: Tensor, weight: Tensor, *, release: bool) -> list[Tensor]:
+    """Forward-splat each context level (B, c, Hp, Wp) along ``flow`` (B, 2, Hp, Wp), one at a time.
+
+    With ``release`` the levels are popped off ``levels``: each source level is freed as soon
+    as its warped copy exists, so warping adds one level, not the whole context, to the peak.
+    """
+    warped = []
+    for k in range(len(levels)):
+        source = levels.pop(0) if release else levels[k]
+        warped.append(forward_splat(source, flow, weight=weight).image)
+    return warped

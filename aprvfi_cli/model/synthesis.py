@@ -8,6 +8,7 @@ previous block's feature).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -37,15 +38,13 @@ class PatchContext:
     """The warped context of both frames at full (padded) size, read patch by patch.
 
     Attributes:
-        context0, context1: (B, c * num_blocks, Hp, Wp); level k is channels [k c, (k+1) c).
-        channels: c, the channels of one level.
+        context0, context1: one (B, c, Hp, Wp) tensor per refine block (level).
         patch_size: P.
         channels_last: gather patches in channels_last memory layout.
     """
 
-    context0: Tensor
-    context1: Tensor
-    channels: int
+    context0: Sequence[Tensor]
+    context1: Sequence[Tensor]
     patch_size: int
     channels_last: bool = False
 
@@ -54,9 +53,8 @@ class PatchContext:
 
         Returned apart, so the block input is concatenated once, not twice.
         """
-        levels = slice(k * self.channels, (k + 1) * self.channels)
         return [
-            gather_patches(context[:, levels], index, self.patch_size, channels_last=self.channels_last)
+            gather_patches(context[k], index, self.patch_size, channels_last=self.channels_last)
             for context in (self.context0, self.context1)
         ]
 
