@@ -19,7 +19,7 @@ from aprvfi_cli.model.routing import Routing, route_decisions
 from aprvfi_cli.model.synthesis import PatchContext, SynthesisNet
 from aprvfi_cli.ops.padding import pad_to_multiple
 from aprvfi_cli.ops.patches import all_patches, gather_patches, scatter_patches
-from aprvfi_cli.ops.splat import forward_splat
+from aprvfi_cli.ops.splat import chunk_pixels_for, forward_splat
 
 
 @dataclass(frozen=True)
@@ -268,8 +268,10 @@ def _splat_levels(levels: list[Tensor], flow: Tensor, weight: Tensor, *, release
     With ``release`` the levels are popped off ``levels``: each source level is freed as soon
     as its warped copy exists, so warping adds one level, not the whole context, to the peak.
     """
+    # The pixel chunks of one splat of all levels: the sums add in the same order, bit for bit.
+    chunk = chunk_pixels_for(sum(level.shape[1] for level in levels))
     warped = []
     for k in range(len(levels)):
         source = levels.pop(0) if release else levels[k]
-        warped.append(forward_splat(source, flow, weight=weight).image)
+        warped.append(forward_splat(source, flow, weight=weight, chunk_pixels=chunk).image)
     return warped

@@ -71,7 +71,7 @@ def forward_splat(
     accumulated = torch.zeros(pixels, channels, dtype=precise, device=source.device)
     total = torch.zeros(pixels, dtype=precise, device=source.device)
     tracked = torch.is_grad_enabled() and (source.requires_grad or flow.requires_grad)
-    chunk = max(1, min(chunk_pixels, _CHUNK_VALUES // (4 * max(channels, 1))))
+    chunk = chunk_pixels_for(channels, chunk_pixels)
     for start in range(0, pixels, chunk):
         stop = min(start + chunk, pixels)
         index, bilinear = _corners(
@@ -100,6 +100,15 @@ def forward_splat(
         weight=total.permute(0, 3, 1, 2),
         hole=hole.permute(0, 3, 1, 2),
     )
+
+
+def chunk_pixels_for(channels: int, limit: int = 1 << 18) -> int:
+    """Source pixels :func:`forward_splat` scatters at a time for ``channels`` channels (at most ``limit``).
+
+    The chunks fix the order in which values add up on a target pixel: splats of a channel
+    split given the whole's chunk size sum exactly as the whole does.
+    """
+    return max(1, min(limit, _CHUNK_VALUES // (4 * max(channels, 1))))
 
 
 def _corners(
