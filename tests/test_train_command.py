@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +105,30 @@ def test_data_check_and_a_tiny_training_run(tmp_path: Path) -> None:
     model = load_weights(run / "aprvfi.pt")
     assert model.config.name == "tiny"
     assert (run / "checkpoints" / "latest").read_text().strip() == "stage3-step00000002"
+
+
+def test_a_terminated_background_run_leaves_a_checkpoint(tmp_path: Path) -> None:
+    # `nohup aprvfi train ... &` ignores Ctrl-C: kill (SIGTERM) is how such a run is stopped, and it
+    # must not lose the steps since the last timed checkpoint
+    cache = fake_cache(tmp_path / "cache")
+    run = tmp_path / "run"
+    script = (
+        "import sys; from aprvfi_cli.train.command import train_app; train_app(sys.argv[1:], prog_name='aprvfi train')"
+    )
+    args = ["--run-dir", str(run), "--cache", str(cache), "--preset", "tiny", "--stages", "2", "--steps", "100000"]
+    args += ["--crop", "32", "--batch-size", "2", "--workers", "0", "--init", "none", "--threads", "1"]
+    args += ["--validate-every", "0", "--log-every", "1", "--no-progress"]
+    process = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = run / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while (
+        not (log.is_file() and '"step"' in log.read_text()) and time.monotonic() < deadline and process.poll() is None
+    ):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert "stopped by SIGTERM: saving a checkpoint" in output
+    latest = (run / "checkpoints" / "latest").read_text().strip()
+    assert latest.startswith("stage2-step") and int(latest.removeprefix("stage2-step")) >= 1
+    assert load_weights(run / "aprvfi-latest.pt").config.name == "tiny"

@@ -22,6 +22,7 @@ from aprvfi_cli.train.dataset import DataConfig
 from aprvfi_cli.train.store_batches import StoreSampling
 from aprvfi_cli.train.synthetic import SyntheticConfig, synthetic_triplet
 from aprvfi_cli.train.trainer import StageConfig, TrainConfig, build_trainer, paper_stages
+from aprvfi_cli.video.termination import Terminated, terminate_on_signals
 
 DEFAULT_CACHE = Path("cache")
 console = Console(stderr=True)
@@ -269,8 +270,10 @@ def train_command(
         raise UsageError(str(error)) from error
     console.print(f"training on {trainer.placement.describe()}; log: {run_dir / 'log.jsonl'}")
     try:
-        trainer.run(max_seconds=max_minutes * 60 if max_minutes else None)
-    except KeyboardInterrupt:
-        console.print("interrupted: saving a checkpoint")
+        # kill, a timeout or a logout end a background run (where `&` ignores Ctrl-C) with a checkpoint too
+        with terminate_on_signals():
+            trainer.run(max_seconds=max_minutes * 60 if max_minutes else None)
+    except (KeyboardInterrupt, Terminated) as stop:
+        console.print(f"{'interrupted' if isinstance(stop, KeyboardInterrupt) else stop}: saving a checkpoint")
         trainer.save()
-        raise typer.Exit(130) from None
+        raise typer.Exit(stop.exit_code if isinstance(stop, Terminated) else 130) from None
