@@ -3,7 +3,9 @@ into a fresh virtual environment outside the checkout it runs the README's main 
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,3 +73,21 @@ def test_installed_wheel_runs_the_readme_command(wheel: Path, tmp_path: Path) ->
     assert str(venv) in result.stderr  # the note names the weights it used: the installed ones
     with av.open(str(out)) as container:
         assert container.streams.video[0].frames == 120
+
+
+def test_every_third_party_import_is_a_declared_dependency() -> None:
+    # The development environment has more than a user's install (ray brings click, say): an
+    # undeclared import passes every other test here and fails on the user's first command.
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    declared = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("-", "_") for r in requirements}
+    imported = set()
+    for path in (ROOT / "aprvfi_cli").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"aprvfi_cli", "__future__"}
+    assert third_party <= declared, f"imported but not declared in pyproject.toml: {sorted(third_party - declared)}"

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
-import click
 import torch
 import typer
 from rich.console import Console
@@ -302,15 +301,12 @@ def bench_command(
 def main(argv: list[str] | None = None) -> int:
     """``bench_command`` outside the ``aprvfi`` app (``benchmarks/model_speed.py``); returns the exit code.
 
-    Library errors propagate (as :class:`AprvfiError`); option errors print click's message.
+    Library errors propagate (as :class:`AprvfiError`); option errors print Typer's message.
     """
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(bench_command)
-    try:
-        typer.main.get_command(app).main(argv, prog_name="aprvfi bench", standalone_mode=False)
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except click.exceptions.Exit as done:
-        return done.exit_code
+    try:  # standalone mode shows option errors and ends every run with SystemExit(code)
+        typer.main.get_command(app).main(argv, prog_name="aprvfi bench")
+    except SystemExit as done:
+        return int(done.code or 0)
     return 0
