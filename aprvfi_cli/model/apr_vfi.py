@@ -6,6 +6,7 @@ t values are then synthesised from them (:meth:`APRVFI.synthesize`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +20,8 @@ from aprvfi_cli.model.routing import Routing, route_decisions
 from aprvfi_cli.model.synthesis import PatchContext, SynthesisNet
 from aprvfi_cli.ops.padding import pad_to_multiple
 from aprvfi_cli.ops.patches import all_patches, gather_patches, scatter_patches
-from aprvfi_cli.ops.splat import chunk_pixels_for, forward_splat
+from aprvfi_cli.ops.splat import forward_splat
+from aprvfi_cli.ops.splat_plan import plan_splat
 
 
 @dataclass(frozen=True)
@@ -156,11 +158,14 @@ class APRVFI(nn.Module):
         # Padding is not content: it must not splat into the visible frame.
         inside = torch.zeros_like(pair.image0[:, :1])
         inside[..., : pair.size[0], : pair.size[1]] = 1
-        splat0 = forward_splat(pair.image0, flow0t, weight=inside)
-        splat1 = forward_splat(pair.image1, flow1t, weight=inside)
-        # Context is splatted on its own: no (image + context) copy of the whole frame.
-        context0 = _splat_levels(pair.context0, flow0t, inside, release=release_context)
-        context1 = _splat_levels(pair.context1, flow1t, inside, release=release_context)
+        if pair.context0 and not (torch.is_grad_enabled() and flow0t.requires_grad):
+            # Image and 5 context levels along one flow: one plan, applied to each (3x faster).
+            splat0 = _splat_with_plan(pair.image0, pair.context0, flow0t, inside, release=release_context)
+            splat1 = _splat_with_plan(pair.image1, pair.context1, flow1t, inside, release=release_context)
+        else:
+            # Flow-only (3 channels) or a learned flow: the direct, fully differentiable splat.
+            splat0 = _splat_direct(pair.image0, pair.context0, flow0t, inside, release=release_context)
+            splat1 = _splat_direct(pair.image1, pair.context1, flow1t, inside, release=release_context)
         blend = (1 - t) * pair.image0 + t * pair.image1
         raw0, raw1 = splat0.image, splat1.image
         hole0, hole1 = splat0.hole.bool(), splat1.hole.bool()
@@ -173,8 +178,8 @@ class APRVFI(nn.Module):
             hole1=splat1.hole,
             flow0t=flow0t,
             flow1t=flow1t,
-            context0=context0,
-            context1=context1,
+            context0=splat0.context,
+            context1=splat1.context,
             t=t,
         )
 
@@ -262,16 +267,37 @@ class APRVFI(nn.Module):
         return self.synthesize(self.estimate(img0, img1), t, routing=routing)
 
 
-def _splat_levels(levels: list[Tensor], flow: Tensor, weight: Tensor, *, release: bool) -> list[Tensor]:
-    """Forward-splat each context level (B, c, Hp, Wp) along ``flow`` (B, 2, Hp, Wp), one at a time.
+@dataclass(frozen=True)
+class _WarpedFrame:
+    """One frame splatted to time t: its image, hole mask (B, 1, Hp, Wp) and context levels."""
+
+    image: Tensor
+    hole: Tensor
+    context: list[Tensor]
+
+
+def _splat_with_plan(
+    image: Tensor, levels: list[Tensor], flow: Tensor, weight: Tensor, *, release: bool
+) -> _WarpedFrame:
+    """Splat ``image`` and each context level along ``flow`` with one :class:`SplatPlan`.
 
     With ``release`` the levels are popped off ``levels``: each source level is freed as soon
     as its warped copy exists, so warping adds one level, not the whole context, to the peak.
     """
-    # The pixel chunks of one splat of all levels: the sums add in the same order, bit for bit.
-    chunk = chunk_pixels_for(sum(level.shape[1] for level in levels))
+    plan = plan_splat(flow, weight=weight)
+    return _WarpedFrame(image=plan.apply(image), hole=plan.hole, context=_each_level(levels, plan.apply, release))
+
+
+def _splat_direct(image: Tensor, levels: list[Tensor], flow: Tensor, weight: Tensor, *, release: bool) -> _WarpedFrame:
+    """:func:`_splat_with_plan` with :func:`forward_splat` (differentiable in the flow)."""
+    splat = forward_splat(image, flow, weight=weight)
+    context = _each_level(levels, lambda level: forward_splat(level, flow, weight=weight).image, release)
+    return _WarpedFrame(image=splat.image, hole=splat.hole, context=context)
+
+
+def _each_level(levels: list[Tensor], warp: Callable[[Tensor], Tensor], release: bool) -> list[Tensor]:
+    """``warp`` of each level; with ``release`` each source level leaves ``levels`` (and memory) as it is warped."""
     warped = []
     for k in range(len(levels)):
-        source = levels.pop(0) if release else levels[k]
-        warped.append(forward_splat(source, flow, weight=weight, chunk_pixels=chunk).image)
+        warped.append(warp(levels.pop(0) if release else levels[k]))
     return warped

@@ -74,7 +74,7 @@ def forward_splat(
     chunk = chunk_pixels_for(channels, chunk_pixels)
     for start in range(0, pixels, chunk):
         stop = min(start + chunk, pixels)
-        index, bilinear = _corners(
+        index, bilinear = bilinear_corners(
             start,
             stop,
             height,
@@ -111,7 +111,7 @@ def chunk_pixels_for(channels: int, limit: int = 1 << 18) -> int:
     return max(1, min(limit, _CHUNK_VALUES // (4 * max(channels, 1))))
 
 
-def _corners(
+def bilinear_corners(
     start: int, stop: int, height: int, width: int, flow_x: Tensor, flow_y: Tensor, source_weight: Tensor | None
 ) -> tuple[Tensor, Tensor]:
     """Flat target indices (4, n) and bilinear weights (4, n) of source pixels [start, stop).

@@ -1,0 +1,106 @@
+"""Average splatting of many maps along one flow, as one sparse matrix applied to each.
+
+The model warps each frame's image and its five context levels (63 channels) along the same
+flow. :func:`forward_splat` would recompute the four bilinear corners and scatter row by row
+for every one of them; a :class:`SplatPlan` computes the corners once, as a sparse matrix S
+(target pixels x source pixels, four entries per source pixel, rows sorted by target), and
+splats a map as the product ``S @ values``: at 2048x1088 a 12-channel level takes 0.23 s
+against 1.28 s (one core), and the same code runs on CUDA.
+
+The result equals :func:`forward_splat`'s up to the order of the additions. Gradients reach the
+values (training the context) but not the flow: a learned flow needs :func:`forward_splat`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from aprvfi_cli.ops.splat import bilinear_corners
+
+
+@dataclass(frozen=True)
+class SplatPlan:
+    """Average splatting along one flow, ready to apply to any number of maps.
+
+    Attributes:
+        matrix: (N, N) sparse CSR bilinear weights, N = B*H*W; row = target pixel, column =
+            source pixel, both flat in (b, y, x) order.
+        weight: (B, 1, H, W) sum of the bilinear weights that land on each pixel (>= fp32).
+        hole: (B, 1, H, W) float mask, 1 where nothing lands (>= fp32).
+    """
+
+    matrix: Tensor
+    weight: Tensor
+    hole: Tensor
+
+    def apply(self, source: Tensor) -> Tensor:
+        """Splat ``source`` (B, C, H, W), any float dtype: (B, C, H, W) in its dtype, 0 in holes.
+
+        The result is laid out channels_last in memory (a free view of the product); a
+        channels_last source is read without a copy.
+        """
+        batch, _, height, width = self.weight.shape
+        if source.dim() != 4 or source.shape[0] != batch or source.shape[-2:] != (height, width):
+            raise ValueError(f"expected a ({batch}, C, {height}, {width}) map, got {tuple(source.shape)}")
+        channels = source.shape[1]
+        values = source.permute(0, 2, 3, 1).reshape(-1, channels).to(self.matrix.dtype)
+        with torch.autocast(source.device.type, enabled=False):  # autocast would make S bf16
+            splatted = torch.sparse.mm(self.matrix, values)  # (N, C), in the plan's precision
+        # A normaliser of 0 becomes 1 so holes come out as 0 (the EBME convention).
+        denominator = (self.weight + self.hole).permute(0, 2, 3, 1).reshape(-1, 1)
+        tracked = torch.is_grad_enabled() and source.requires_grad
+        image = splatted / denominator if tracked else splatted.div_(denominator)
+        return image.view(batch, height, width, channels).permute(0, 3, 1, 2).to(source.dtype)
+
+
+def plan_splat(flow: Tensor, *, weight: Tensor | None = None) -> SplatPlan:
+    """Build the splat of every pixel along ``flow``.
+
+    Args:
+        flow: (B, 2, H, W) displacement in pixels (x right, y down); used in fp32 at least.
+        weight: optional (B, 1, H, W) importance of each source pixel (default 1); a pixel of
+            weight 0 (e.g. padding) lands nowhere.
+
+    Returns:
+        The :class:`SplatPlan`; its matrix, weight and hole are fp32 (fp64 for an fp64 flow).
+    """
+    if flow.dim() != 4 or flow.shape[1] != 2:
+        raise ValueError(f"flow must be (B, 2, H, W), got {tuple(flow.shape)}")
+    batch, _, height, width = flow.shape
+    if weight is not None and weight.shape != (batch, 1, height, width):
+        raise ValueError(f"weight must be ({batch}, 1, {height}, {width}), got {tuple(weight.shape)}")
+    pixels = batch * height * width
+    precise = torch.promote_types(flow.dtype, torch.float32)
+    flow = flow.detach()
+    target, bilinear = bilinear_corners(
+        0,
+        pixels,
+        height,
+        width,
+        flow[:, 0].reshape(pixels).to(precise),
+        flow[:, 1].reshape(pixels).to(precise),
+        None if weight is None else weight.detach().reshape(pixels).to(precise),
+    )
+    target, bilinear = target.reshape(-1), bilinear.reshape(-1)  # corner-major: entry e is source e % pixels
+    total = torch.zeros(pixels, dtype=precise, device=flow.device).index_add_(0, target, bilinear)
+    # Stable: the sources of one target add up in a fixed order, so the result is deterministic.
+    rows, order = torch.sort(target, stable=True)
+    row_starts = torch.zeros(pixels + 1, dtype=torch.long, device=flow.device)
+    row_starts[1:] = torch.bincount(rows, minlength=pixels).cumsum(0)
+    with warnings.catch_warnings():  # torch calls sparse CSR "beta"; the product used here is long stable
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        matrix = torch.sparse_csr_tensor(
+            row_starts,
+            order % pixels,
+            bilinear[order],
+            size=(pixels, pixels),
+            dtype=precise,
+            device=flow.device,
+            check_invariants=False,  # valid by construction; the check would cost a pass over S
+        )
+    total = total.view(batch, 1, height, width)
+    return SplatPlan(matrix=matrix, weight=total, hole=(total == 0).to(precise))
