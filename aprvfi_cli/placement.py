@@ -53,6 +53,17 @@ class Placement:
         return self.memory_format == torch.channels_last
 
     @property
+    def patch_batch(self) -> int:
+        """Patches the synthesis runs at a time: few on the CPU, many on a GPU.
+
+        On the CPU 32 patches keep a block's largest map near 23 MB: under glibc's mmap threshold,
+        so the heap reuses it chunk after chunk instead of faulting in fresh pages for every map
+        (2048x1080 static, 2 cores: about 22 s/pair against 28 s with 256 patches, and a peak of
+        4.7 GB against 5.6 GB). A GPU wants large batches.
+        """
+        return 32 if self.device.type == "cpu" else 256
+
+    @property
     def precision(self) -> str:
         """``fp32``, ``bf16`` or ``fp16``."""
         return next(name for name, dtype in _DTYPES.items() if dtype == self.dtype)

@@ -29,7 +29,8 @@ class Interpolator:
         method: ``model`` (full synthesis) or ``flow-only``.
         placement: device, precision and memory format (default: CPU, fp32, channels_last).
         routing: the routing policy for the dynamic blocks (``model`` method).
-        max_patches: synthesis runs on at most this many patches at a time (bounds memory).
+        max_patches: synthesis runs on at most this many patches at a time (bounds memory);
+            None: the placement's :attr:`~aprvfi_cli.placement.Placement.patch_batch`.
         origin: where the weights came from.
     """
 
@@ -40,13 +41,13 @@ class Interpolator:
         method: Method = "model",
         placement: Placement | None = None,
         routing: object | None = None,
-        max_patches: int | None = 256,
+        max_patches: int | None = None,
         origin: Origin | None = None,
     ) -> None:
         self.placement = placement or Placement.cpu()
         self.method: Method = method
         self.routing = routing if routing is not None else Routing(mode="apr")
-        self.max_patches = max_patches
+        self.max_patches = max_patches or self.placement.patch_batch
         self.origin = origin or Origin(method=method, path=None)
         self.model = self.placement.to(model.eval())
 
@@ -213,7 +214,7 @@ def load_model(
     precision: str = "auto",
     *,
     route: str = "apr",
-    max_patches: int | None = 256,
+    max_patches: int | None = None,
     threads: int | None = None,
 ) -> Interpolator:
     """Build an :class:`Interpolator`: :func:`resolve_placement` and :func:`resolve_weights` in one call.

@@ -99,7 +99,7 @@ def method_interpolators(
     placement: Placement,
     routing: Routing,
     methods: Iterable[str] = MODEL_METHODS,
-    max_patches: int | None = 256,
+    max_patches: int | None = None,
 ) -> dict[str, Interpolator]:
     """One :class:`Interpolator` per model method, all sharing ``model`` on ``placement``.
 

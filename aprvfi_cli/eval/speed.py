@@ -147,7 +147,13 @@ def measure(
         def run() -> object:
             with placement.autocast():
                 pair = model.estimate(img0, img1)
-                return model.synthesize(pair, 0.5, routing=routing, channels_last=placement.channels_last)
+                return model.synthesize(
+                    pair,
+                    0.5,
+                    routing=routing,
+                    max_patches=placement.patch_batch,  # as the Interpolator runs it
+                    channels_last=placement.channels_last,
+                )
 
         return run
 
