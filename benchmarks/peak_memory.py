@@ -22,7 +22,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="3840x2160", help="WxH of the frames")
     parser.add_argument("--times", default="0.5", help="comma-separated t values for the pair")
-    parser.add_argument("--max-patches", type=int, default=None, help="synthesis chunk, in patches (default: the placement's)")
+    parser.add_argument(
+        "--max-patches", type=int, default=None, help="synthesis chunk in patches (default: placement's)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--only-estimate", action="store_true", help="flow + context only")
     args = parser.parse_args(argv)
