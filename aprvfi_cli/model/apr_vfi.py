@@ -158,14 +158,11 @@ class APRVFI(nn.Module):
         # Padding is not content: it must not splat into the visible frame.
         inside = torch.zeros_like(pair.image0[:, :1])
         inside[..., : pair.size[0], : pair.size[1]] = 1
-        if pair.context0 and not (torch.is_grad_enabled() and flow0t.requires_grad):
-            # Image and 5 context levels along one flow: one plan, applied to each (3x faster).
-            splat0 = _splat_with_plan(pair.image0, pair.context0, flow0t, inside, release=release_context)
-            splat1 = _splat_with_plan(pair.image1, pair.context1, flow1t, inside, release=release_context)
-        else:
-            # Flow-only (3 channels) or a learned flow: the direct, fully differentiable splat.
-            splat0 = _splat_direct(pair.image0, pair.context0, flow0t, inside, release=release_context)
-            splat1 = _splat_direct(pair.image1, pair.context1, flow1t, inside, release=release_context)
+        # Image and 5 context levels along one flow: one plan, applied to each (3x faster). Flow-only
+        # (3 channels) and a learned flow keep the direct splat, differentiable in the flow too.
+        planned = bool(pair.context0) and not (torch.is_grad_enabled() and flow0t.requires_grad)
+        splat0 = _splat_frame(pair.image0, pair.context0, flow0t, inside, planned=planned, release=release_context)
+        splat1 = _splat_frame(pair.image1, pair.context1, flow1t, inside, planned=planned, release=release_context)
         blend = (1 - t) * pair.image0 + t * pair.image1
         raw0, raw1 = splat0.image, splat1.image
         hole0, hole1 = splat0.hole.bool(), splat1.hole.bool()
@@ -276,23 +273,26 @@ class _WarpedFrame:
     context: list[Tensor]
 
 
-def _splat_with_plan(
-    image: Tensor, levels: list[Tensor], flow: Tensor, weight: Tensor, *, release: bool
+def _splat_frame(
+    image: Tensor, levels: list[Tensor], flow: Tensor, weight: Tensor, *, planned: bool, release: bool
 ) -> _WarpedFrame:
-    """Splat ``image`` and each context level along ``flow`` with one :class:`SplatPlan`.
+    """Splat ``image`` and each context level along ``flow``: with one :class:`SplatPlan` if
+    ``planned``, else with :func:`forward_splat` per map.
 
     With ``release`` the levels are popped off ``levels``: each source level is freed as soon
     as its warped copy exists, so warping adds one level, not the whole context, to the peak.
     """
-    plan = plan_splat(flow, weight=weight)
-    return _WarpedFrame(image=plan.apply(image), hole=plan.hole, context=_each_level(levels, plan.apply, release))
+    if planned:
+        plan = plan_splat(flow, weight=weight)
+        warped, hole, warp = plan.apply(image), plan.hole, plan.apply
+    else:
+        splat = forward_splat(image, flow, weight=weight)
+        warped, hole = splat.image, splat.hole
 
+        def warp(level: Tensor) -> Tensor:
+            return forward_splat(level, flow, weight=weight).image
 
-def _splat_direct(image: Tensor, levels: list[Tensor], flow: Tensor, weight: Tensor, *, release: bool) -> _WarpedFrame:
-    """:func:`_splat_with_plan` with :func:`forward_splat` (differentiable in the flow)."""
-    splat = forward_splat(image, flow, weight=weight)
-    context = _each_level(levels, lambda level: forward_splat(level, flow, weight=weight).image, release)
-    return _WarpedFrame(image=splat.image, hole=splat.hole, context=context)
+    return _WarpedFrame(image=warped, hole=hole, context=_each_level(levels, warp, release))
 
 
 def _each_level(levels: list[Tensor], warp: Callable[[Tensor], Tensor], release: bool) -> list[Tensor]:
