@@ -17,9 +17,10 @@ from aprvfi_cli.data.store import Store, StoreSettings, split_clip
 from aprvfi_cli.eval.paired import PairedGain
 from aprvfi_cli.eval.sets import open_eval_set
 from aprvfi_cli.model import ModelConfig
-from aprvfi_cli.model.weights import flow_only_model
+from aprvfi_cli.model.weights import flow_only_model, read_weights
 from aprvfi_cli.train.augment import AugmentConfig, augment_with_flow
 from aprvfi_cli.train.command import data_app, train_app
+from aprvfi_cli.train.selection import BestDev, weight_average
 from aprvfi_cli.train.store_batches import CellPool, StoreBatches, StoreSampling
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -157,6 +158,53 @@ def test_training_on_the_store_logs_the_dev_gain(store: Path, tmp_path: Path) ->
         <= validations[0]["dev_static_gain_high"]
     )
     assert 0 <= validations[-1]["dev_apr_patches_run"] <= 1 and "dev_apr_worst_clip_gain" in validations[-1]
+
+
+def test_a_stage_keeps_its_best_averaged_dev_weights_and_the_next_starts_from_them(store: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["--run-dir", str(run), "--store", str(store), "--preset", "tiny", "--stages", "2,3"]
+    args += ["--steps", "4,1", "--crop", "32,64", "--batch-size", "2", "--warmup", "1", "--lr", "3e-3"]
+    args += ["--workers", "0", "--init", "ebme", "--validate-every", "1", "--no-progress", "--stage3-rank", "batch"]
+    args += ["--ema-decay", "0.5", "--worst-clip-floor", "-100"]
+    trained = CliRunner().invoke(train_app, args)
+    assert trained.exit_code == 0, trained.output
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    stage2 = [r for r in log if r["event"] == "validation" and r["stage"] == 2]
+    assert len(stage2) == 4
+    best = max(stage2, key=lambda r: r["dev_static_gain"])
+    assert best["best"] == str(run / "aprvfi-best-stage2.pt")
+    card = read_weights(run / "aprvfi-best-stage2.pt")["metadata"]
+    assert card["dev"]["dev_static_gain"] == best["dev_static_gain"] and card["progress"]["step"] == best["step"]
+    assert [r["from"] for r in log if r["event"] == "stage"] == [str(run / "aprvfi-best-stage2.pt")]
+    # the run's weights are the average: 0.5 * (previous average) + 0.5 * (trained weights), not the last
+    trained_head = torch.load(next((run / "checkpoints").glob("stage3-*")) / "state.pt", weights_only=False)
+    saved = read_weights(run / "aprvfi-latest.pt")["state_dict"]
+    key = next(k for k in saved if k.startswith("synthesis.") and k.endswith("weight"))
+    assert not torch.equal(saved[key], trained_head["model"][key])
+
+
+def test_best_dev_counts_only_validations_above_the_worst_clip_floor() -> None:
+    best = BestDev(stage=2)
+    assert best.consider(gain=0.01, worst_clip_gain=-0.01, step=100, worst_clip_floor=-0.05)
+    assert not best.consider(gain=0.05, worst_clip_gain=-0.2, step=200, worst_clip_floor=-0.05)
+    assert not best.consider(gain=0.00, worst_clip_gain=0.0, step=300, worst_clip_floor=-0.05)
+    assert (best.gain, best.step, best.stale) == (0.01, 100, 2)
+    assert best.consider(gain=0.02, worst_clip_gain=-0.05, step=400, worst_clip_floor=-0.05)
+    assert (best.step, best.stale) == (400, 0)
+
+
+def test_weight_average_is_an_exponential_moving_average() -> None:
+    model = torch.nn.Linear(2, 1)
+    average = weight_average(model, 0.75)
+    first = model.weight.detach().clone()
+    average.update_parameters(model)  # the first update takes the weights as they are
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    average.update_parameters(model)
+    torch.testing.assert_close(average.module.weight, first + 0.25)
+    assert weight_average(model, 0.0) is None
+    with pytest.raises(ValueError, match="decay"):
+        weight_average(model, 1.0)
 
 
 def test_store_refuses_stage_1(store: Path, tmp_path: Path) -> None:

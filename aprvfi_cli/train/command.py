@@ -208,6 +208,15 @@ def train_command(
     dev_per_clip: Annotated[
         int | None, typer.Option(help="with --store: dev triplets per clip at each validation (default: all)")
     ] = None,
+    ema_decay: Annotated[
+        float, typer.Option(help="validate and save a moving average of the weights with this decay (0: off)")
+    ] = 0.0,
+    worst_clip_floor: Annotated[
+        float, typer.Option(help="with --store: a stage's best weights lose at most this many dB on any dev clip")
+    ] = -0.05,
+    patience: Annotated[
+        int, typer.Option(help="with --store: end a stage after so many validations without a better dev gain")
+    ] = 0,
     resume: Annotated[Path | None, typer.Option(help="continue a run: its folder or a checkpoint folder")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     precision: Annotated[
@@ -256,7 +265,15 @@ def train_command(
     sampling = None
     if store is not None:
         sampling = StoreSampling(store=str(store), synthetic_fraction=synthetic_fraction, uniform_share=uniform_share)
-    config = replace(config, keep_checkpoints=keep_checkpoints, store=sampling, dev_per_clip=dev_per_clip)
+    config = replace(
+        config,
+        keep_checkpoints=keep_checkpoints,
+        store=sampling,
+        dev_per_clip=dev_per_clip,
+        ema_decay=ema_decay,
+        worst_clip_floor=worst_clip_floor,
+        patience=patience,
+    )
     try:
         trainer = build_trainer(
             config,

@@ -28,13 +28,14 @@ from aprvfi_cli.data.store import Store
 from aprvfi_cli.eval.devset import score_dev
 from aprvfi_cli.eval.metrics import psnr, to_uint8
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
-from aprvfi_cli.model.weights import ebme_flow_weights, resolve_weights, save_weights
+from aprvfi_cli.model.weights import ebme_flow_weights, read_weights, resolve_weights, save_weights
 from aprvfi_cli.placement import Placement
 from aprvfi_cli.train.checkpoint import Progress, load_checkpoint, save_checkpoint, set_rng_state
 from aprvfi_cli.train.dataset import DataConfig, Material, Sample, StepBatches, load_material, validation_samples
 from aprvfi_cli.train.losses import LossTerms, LossWeights, total_loss
 from aprvfi_cli.train.route_target import patch_difficulty, reference_route_map
 from aprvfi_cli.train.schedule import LRSchedule, apply_lr
+from aprvfi_cli.train.selection import BestDev, best_weights_path, weight_average
 from aprvfi_cli.train.store_batches import StoreBatches, StoreSampling
 
 
@@ -100,6 +101,9 @@ class TrainConfig:
     keep_checkpoints: int = 3
     store: StoreSampling | None = None  # train on the prepared store (stages 2 and 3) instead of the cache
     dev_per_clip: int | None = 4  # dev triplets per clip scored at each validation (None: all)
+    ema_decay: float = 0.0  # weights validated and saved are this moving average (0: the trained ones)
+    worst_clip_floor: float = -0.05  # dB: dev weights whose worst clip loses more are never a stage's best
+    patience: int = 0  # validations without a better dev gain before a store stage ends early (0: never)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,6 +157,8 @@ class Trainer:
         self.model = self.placement.to(self._initial_model())
         self.progress = Progress(stage_index=0, step=0, global_step=0, elapsed_s=0.0)
         self.optimizer = self._optimizer(self.stage)
+        self.average = weight_average(self.model, config.ema_decay)
+        self.best = BestDev(stage=self.stage.stage)
         if resume is not None:
             checkpoint = load_checkpoint(resume)
             self.progress = checkpoint["progress"]
@@ -160,6 +166,11 @@ class Trainer:
             self.optimizer = self._optimizer(self.stage)
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             set_rng_state(checkpoint["rng"])
+            extra = checkpoint["extra"]
+            if self.average is not None and "average" in extra:
+                self.average.load_state_dict(extra["average"])
+            if "best" in extra:
+                self.best = BestDev.from_dict(extra["best"])
             self.log({"event": "resume", "from": checkpoint["folder"]})
         self._validation: list[Sample] | None = None
         self._baseline: dict[str, float] | None = None
@@ -174,6 +185,11 @@ class Trainer:
             return resolve_weights(ebme_flow_weights(), config=config)[0]
         # "shipped": what convert runs by default (aprvfi-default.pt, else the EBME flow), with a fresh optimizer
         return resolve_weights(None if init == "shipped" else init, config=config)[0]
+
+    @property
+    def evaluated(self) -> APRVFI:
+        """The weights validated and saved: the moving average when the run keeps one."""
+        return self.average.module if self.average is not None else self.model
 
     @property
     def stage(self) -> StageConfig:
@@ -230,6 +246,8 @@ class Trainer:
         terms = self.loss(batch, stage)
         terms.total.backward()
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update_parameters(self.model)
         self.progress = replace(self.progress, step=self.progress.step + 1, global_step=self.progress.global_step + 1)
         return terms
 
@@ -301,6 +319,9 @@ class Trainer:
                     window_start, window_samples = now, 0
                 if self.config.validate_every and step % self.config.validate_every == 0:
                     self.validate()
+                    if self.config.patience and self.best.stale >= self.config.patience:
+                        self.log({"event": "early_stop", "best_step": self.best.step, "best_gain": self.best.gain})
+                        break
                 if time.monotonic() - last_save >= self.config.checkpoint_every_s:
                     self.save()
                     last_save = time.monotonic()
@@ -322,10 +343,16 @@ class Trainer:
         return self.progress
 
     def _next_stage(self) -> None:
+        best = best_weights_path(self.run_dir, self.stage.stage)
         self.progress = replace(self.progress, stage_index=self.progress.stage_index + 1, step=0)
         if self.progress.stage_index < len(self.config.stages):
+            if best.is_file():  # the next stage builds on the stage's best weights, not its last
+                state = read_weights(best)["state_dict"]
+                for model in (self.model, self.evaluated):
+                    model.load_state_dict(state)
             self.optimizer = self._optimizer(self.stage)
-            self.log({"event": "stage", "stage": self.stage.stage})
+            self.best = BestDev(stage=self.stage.stage)
+            self.log({"event": "stage", "stage": self.stage.stage, "from": str(best) if best.is_file() else "last"})
 
     # -- validation, checkpoints, log --------------------------------------------------------
     @torch.no_grad()
@@ -342,18 +369,19 @@ class Trainer:
                 synthetic=self.config.validation_synthetic,
                 clips=self.config.validation_clips,
             )
-        self.model.eval()
+        model = self.evaluated
+        model.eval()
         scores: dict[str, list[float]] = {"static": [], "apr": [], "flow_only": [], "apr_pass": []}
         for sample in self._validation:
             frame0, frame1 = (x[None].to(self.device) for x in (sample.frame0, sample.frame1))
             truth = to_uint8(sample.truth.permute(1, 2, 0).numpy())
             with self._autocast():
-                pair = self.model.estimate(frame0, frame1)
-                outputs = {"static": self.model.synthesize(pair, sample.t, routing=Routing(mode="static")).frame}
+                pair = model.estimate(frame0, frame1)
+                outputs = {"static": model.synthesize(pair, sample.t, routing=Routing(mode="static")).frame}
                 if self._baseline is None:
-                    outputs["flow_only"] = self.model.flow_only(pair, sample.t)
+                    outputs["flow_only"] = model.flow_only(pair, sample.t)
                 if self.stage.routed:
-                    routed = self.model.synthesize(pair, sample.t, routing=Routing(mode="apr"))
+                    routed = model.synthesize(pair, sample.t, routing=Routing(mode="apr"))
                     outputs["apr"] = routed.frame
                     scores["apr_pass"].append(routed.route_map.float().mean().item())
             for name, frame in outputs.items():
@@ -377,13 +405,23 @@ class Trainer:
         if self.stage.routed:
             routings["apr"] = Routing(mode="apr")
         report = score_dev(
-            self.model,
+            self.evaluated,
             Store(self.config.store.store),
             routings=routings,
             placement=self.placement,
             limit_per_group=self.config.dev_per_clip if per_clip == "config" else per_clip,
         )
         result = {"event": "validation", **report.summary()}
+        method = "apr" if self.stage.routed else "static"
+        if self.best.consider(
+            gain=result[f"dev_{method}_gain"],
+            worst_clip_gain=result[f"dev_{method}_worst_clip_gain"],
+            step=self.progress.step,
+            worst_clip_floor=self.config.worst_clip_floor,
+        ):
+            path = best_weights_path(self.run_dir, self.stage.stage)
+            save_weights(path, self.evaluated, {**self.model_card(), "dev": result})
+            result["best"] = str(path)
         self.log(result)
         return result
 
@@ -399,8 +437,12 @@ class Trainer:
             progress=progress,
             config=self.config.to_dict(),
             moments_dtype=dtype,
+            extra={
+                "best": self.best.to_dict(),
+                **({"average": self.average.state_dict()} if self.average is not None else {}),
+            },
         )
-        save_weights(self.run_dir / "aprvfi-latest.pt", self.model, self.model_card())
+        save_weights(self.run_dir / "aprvfi-latest.pt", self.evaluated, self.model_card())
         # older checkpoints go: a run folder must stay small enough to carry between machines
         older = sorted(
             (p for p in folder.parent.iterdir() if p.is_dir() and p != folder and p.name.startswith("stage")),
@@ -413,7 +455,7 @@ class Trainer:
 
     def finish(self) -> Path:
         path = self.run_dir / "aprvfi.pt"
-        save_weights(path, self.model, self.model_card())
+        save_weights(path, self.evaluated, self.model_card())
         self.log({"event": "done", "weights": str(path)})
         return path
 
