@@ -12,10 +12,11 @@ import torch.nn.functional as F
 from aprvfi_cli.errors import UsageError
 from aprvfi_cli.model.weights import save_weights
 from aprvfi_cli.train.checkpoint import load_checkpoint
+from aprvfi_cli.train.config import StageConfig, TrainConfig, stage_data
 from aprvfi_cli.train.dataset import DataConfig, Material, StepBatches
 from aprvfi_cli.train.schedule import LRSchedule
 from aprvfi_cli.train.synthetic import SyntheticConfig
-from aprvfi_cli.train.trainer import StageConfig, TrainConfig, Trainer, stage_data
+from aprvfi_cli.train.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
