@@ -7,8 +7,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
+from aprvfi_cli.model.patch_context import WarpedContext
 from aprvfi_cli.model.routing import route_decisions
-from aprvfi_cli.model.synthesis import PatchContext
+from aprvfi_cli.ops.patches import all_patches
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_skipped_patch_inherits_previous_feature(model: APRVFI) -> None:
     width, channels = model.config.block_widths[0], model.config.context_channels
     guide = torch.rand(patches, 12, size, size)
     # Six patches side by side in one frame; patch i is flat index i.
-    context = PatchContext(
+    context = WarpedContext(
         context0=list(torch.rand(5, 1, channels, size, patches * size)),
         context1=list(torch.rand(5, 1, channels, size, patches * size)),
         patch_size=size,
@@ -122,7 +123,7 @@ def test_releasing_the_context_gives_the_same_frame(model: APRVFI) -> None:
     assert len(pair.context0) == model.config.num_blocks  # kept for the next t
     released = model.synthesize(pair, 0.3, max_patches=5, release_context=True).frame
     assert torch.equal(kept, released)
-    assert pair.context0 == [] and pair.context1 == []  # freed level by level as warped
+    assert pair.context0 == [] and pair.context1 == []  # moved into the synthesis, freed with it
     with pytest.raises(ValueError, match="context levels"):
         model.synthesize(pair, 0.6)
 
@@ -201,8 +202,10 @@ def test_bf16_autocast_at_720p_warps_like_fp32(model: APRVFI) -> None:
     assert pair.flow.dtype == torch.float32 and warped.flow0t.dtype == torch.float32
     assert torch.equal(warped.hole0, reference.hole0) and torch.equal(warped.hole1, reference.hole1)
     torch.testing.assert_close(warped.image0, reference.image0)
-    for level, expected in zip(warped.context1, reference.context1, strict=True):
-        torch.testing.assert_close(level.float(), expected, rtol=0.02, atol=0.02)
+    every = all_patches(warped.image0, model.config.patch_size)
+    for k in range(model.config.num_blocks):
+        for level, expected in zip(warped.context.level(k, every), reference.context.level(k, every), strict=True):
+            torch.testing.assert_close(level.float(), expected, rtol=0.02, atol=0.02)
 
 
 @torch.no_grad()

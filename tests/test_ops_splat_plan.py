@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from aprvfi_cli.ops.patches import gather_patches, patch_pixels
 from aprvfi_cli.ops.splat import forward_splat
 from aprvfi_cli.ops.splat_plan import plan_splat
 
@@ -24,6 +25,29 @@ def test_plan_equals_forward_splat_with_weights_and_batch() -> None:
     torch.testing.assert_close(plan.apply(other), forward_splat(other, flow, weight=weight).image)
     wide = source.contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(plan.apply(wide), expected.image, rtol=1e-12, atol=1e-12)
+
+
+def test_splat_at_chosen_patches_equals_the_whole_splat_there() -> None:
+    generator = torch.Generator().manual_seed(3)
+    source = torch.rand(2, 5, 16, 24, dtype=torch.float64, generator=generator)
+    flow = torch.randn(2, 2, 16, 24, dtype=torch.float64, generator=generator) * 5
+    weight = (torch.rand(2, 1, 16, 24, generator=generator) > 0.1).double()
+    plan = plan_splat(flow, weight=weight)
+    index = torch.tensor([7, 0, 11, 4])  # patches of 8 px: 2 x 3 per frame, 12 in the batch, any order
+    pixels = patch_pixels(index, height=16, width=24, patch_size=8)
+    rows = plan.apply_at(source, pixels)
+    expected = gather_patches(plan.apply(source), index, 8, channels_last=True)  # (N, C, P, P)
+    torch.testing.assert_close(rows.view(4, 8, 8, 5).permute(0, 3, 1, 2), expected, rtol=1e-12, atol=1e-12)
+    assert plan.apply_at(source, pixels[:0]).shape == (0, 5)
+    source.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: plan.apply_at(x, pixels[::37]), (source,))
+
+
+def test_patch_pixels_are_the_patches_pixels_row_major() -> None:
+    image = torch.arange(2 * 8 * 12).view(2, 1, 8, 12)  # each pixel holds its own flat index
+    index = torch.tensor([5, 1])
+    pixels = patch_pixels(index, height=8, width=12, patch_size=4)
+    assert torch.equal(pixels, gather_patches(image, index, 4).reshape(-1))
 
 
 def test_zero_flow_plan_is_identity() -> None:

@@ -6,7 +6,6 @@ t values are then synthesised from them (:meth:`APRVFI.synthesize`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,9 +14,10 @@ from torch import Tensor, nn
 from aprvfi_cli.model.config import ModelConfig
 from aprvfi_cli.model.context import ContextNet
 from aprvfi_cli.model.flow import BidirectionalFlow
+from aprvfi_cli.model.patch_context import ContextPatches, SplatContext, WarpedContext
 from aprvfi_cli.model.router import Router
 from aprvfi_cli.model.routing import Routing, route_decisions
-from aprvfi_cli.model.synthesis import PatchContext, SynthesisNet
+from aprvfi_cli.model.synthesis import SynthesisNet
 from aprvfi_cli.ops.padding import pad_to_multiple
 from aprvfi_cli.ops.patches import all_patches, gather_patches, scatter_patches
 from aprvfi_cli.ops.splat import forward_splat
@@ -76,8 +76,7 @@ class WarpedPair:
     hole1: Tensor
     flow0t: Tensor
     flow1t: Tensor
-    context0: list[Tensor]  # per level, (B, c, Hp, Wp)
-    context1: list[Tensor]
+    context: ContextPatches  # the warped context levels, read patch by patch (empty without context)
     t: Tensor  # (B, 1, 1, 1)
 
 
@@ -144,11 +143,14 @@ class APRVFI(nn.Module):
         context0, context1 = (self.context(image0), self.context(image1)) if context else ([], [])
         return PairState(image0=image0, image1=image1, flow=flow, context0=context0, context1=context1, size=size)
 
-    def warp(self, pair: PairState, t: float | Tensor, *, release_context: bool = False) -> WarpedPair:
-        """Forward-splat both frames and their context to time ``t`` (scalar or (B,)).
+    def warp(
+        self, pair: PairState, t: float | Tensor, *, release_context: bool = False, channels_last: bool = False
+    ) -> WarpedPair:
+        """Forward-splat both frames to time ``t`` (scalar or (B,)); their context is splatted
+        patch by patch as the synthesis reads it (``WarpedPair.context``).
 
-        With ``release_context`` the pair's context levels are taken out of it as they are
-        splatted (see :meth:`synthesize`).
+        With ``release_context`` the pair's context levels move into the result (see
+        :meth:`synthesize`). ``channels_last``: the context patches' memory layout.
         """
         batch = pair.image0.shape[0]
         t = torch.as_tensor(t, dtype=pair.image0.dtype, device=pair.image0.device).reshape(-1)
@@ -158,25 +160,39 @@ class APRVFI(nn.Module):
         # Padding is not content: it must not splat into the visible frame.
         inside = torch.zeros_like(pair.image0[:, :1])
         inside[..., : pair.size[0], : pair.size[1]] = 1
-        # Image and 5 context levels along one flow: one plan, applied to each (3x faster). Flow-only
-        # (3 channels) and a learned flow keep the direct splat, differentiable in the flow too.
-        planned = bool(pair.context0) and not (torch.is_grad_enabled() and flow0t.requires_grad)
-        splat0 = _splat_frame(pair.image0, pair.context0, flow0t, inside, planned=planned, release=release_context)
-        splat1 = _splat_frame(pair.image1, pair.context1, flow1t, inside, planned=planned, release=release_context)
+        levels0, levels1 = _take(pair.context0, release_context), _take(pair.context1, release_context)
+        # Image and 5 context levels along one flow: one plan, read by each (3x faster), and the
+        # context splatted only where a block reads it. Flow-only (no context) and a learned flow
+        # keep the direct splat, differentiable in the flow too.
+        if levels0 and not (torch.is_grad_enabled() and flow0t.requires_grad):
+            plan0, plan1 = plan_splat(flow0t, weight=inside), plan_splat(flow1t, weight=inside)
+            raw0, raw1 = plan0.apply(pair.image0), plan1.apply(pair.image1)
+            hole0, hole1 = plan0.hole, plan1.hole
+            context: ContextPatches = SplatContext(
+                levels0, levels1, plan0, plan1, patch_size=self.config.patch_size, channels_last=channels_last
+            )
+        else:
+            splat0 = forward_splat(pair.image0, flow0t, weight=inside)
+            splat1 = forward_splat(pair.image1, flow1t, weight=inside)
+            raw0, raw1, hole0, hole1 = splat0.image, splat1.image, splat0.hole, splat1.hole
+            context = WarpedContext(
+                [forward_splat(level, flow0t, weight=inside).image for level in levels0],
+                [forward_splat(level, flow1t, weight=inside).image for level in levels1],
+                patch_size=self.config.patch_size,
+                channels_last=channels_last,
+            )
         blend = (1 - t) * pair.image0 + t * pair.image1
-        raw0, raw1 = splat0.image, splat1.image
-        hole0, hole1 = splat0.hole.bool(), splat1.hole.bool()
-        image0 = torch.where(hole0, torch.where(hole1, blend, raw1), raw0)
-        image1 = torch.where(hole1, torch.where(hole0, blend, raw0), raw1)
+        holes0, holes1 = hole0.bool(), hole1.bool()
+        image0 = torch.where(holes0, torch.where(holes1, blend, raw1), raw0)
+        image1 = torch.where(holes1, torch.where(holes0, blend, raw0), raw1)
         return WarpedPair(
             image0=image0,
             image1=image1,
-            hole0=splat0.hole,
-            hole1=splat1.hole,
+            hole0=hole0,
+            hole1=hole1,
             flow0t=flow0t,
             flow1t=flow1t,
-            context0=splat0.context,
-            context1=splat1.context,
+            context=context,
             t=t,
         )
 
@@ -205,18 +221,19 @@ class APRVFI(nn.Module):
                 in training mode.
             max_patches: run the synthesis on at most this many patches at a time (bounds
                 memory for 4K frames; the result does not depend on it).
-            channels_last: gather patches in channels_last layout (the caller's placement
+            channels_last: read patches in channels_last layout (the caller's placement
                 decides; it matches a model moved to that memory format).
-            release_context: this is the pair's last use: its context levels are freed one by
-                one as they are warped (the frame is the same), so the unwarped and the warped
-                context of the whole pair are never held together. ``pair`` then has no context.
+            release_context: this is the pair's last use: its context levels move into the
+                synthesis and are freed with it (the frame is the same). ``pair`` then has no
+                context. The context is splatted patch by patch, so no whole-frame warped copy
+                is ever held beside it.
         """
         if routing is None:
             routing = Routing(mode="gumbel") if self.training else Routing(mode="apr")
         cfg = self.config
         if len(pair.context0) != cfg.num_blocks:  # estimated without context, or already released
             raise ValueError(f"synthesis needs {cfg.num_blocks} context levels, the pair has {len(pair.context0)}")
-        warped = self.warp(pair, t, release_context=release_context)
+        warped = self.warp(pair, t, release_context=release_context, channels_last=channels_last)
         logits = self.router(warped.image0, warped.image1, warped.flow0t, warped.flow1t)
         route = route_decisions(logits, routing)  # (B, D, n_h, n_w)
 
@@ -235,19 +252,13 @@ class APRVFI(nn.Module):
         head = guide.new_empty(guide.shape[0], 4, *guide.shape[2:])
         patches = all_patches(guide, cfg.patch_size)
         route_per_patch = route.permute(0, 2, 3, 1).reshape(-1, route.shape[1])
-        context = PatchContext(
-            context0=warped.context0,
-            context1=warped.context1,
-            patch_size=cfg.patch_size,
-            channels_last=channels_last,
-        )
         chunk = max_patches or patches.numel()
         for start in range(0, patches.numel(), chunk):
             index = patches[start : start + chunk]
             out = self.synthesis(
                 guide=gather_patches(guide, index, cfg.patch_size, channels_last=channels_last),
                 index=index,
-                context=context,
+                context=warped.context,
                 route=None if routing.mode == "static" else route_per_patch[index],
                 dense=routing.mode == "gumbel",
             )
@@ -264,40 +275,10 @@ class APRVFI(nn.Module):
         return self.synthesize(self.estimate(img0, img1), t, routing=routing)
 
 
-@dataclass(frozen=True)
-class _WarpedFrame:
-    """One frame splatted to time t: its image, hole mask (B, 1, Hp, Wp) and context levels."""
-
-    image: Tensor
-    hole: Tensor
-    context: list[Tensor]
-
-
-def _splat_frame(
-    image: Tensor, levels: list[Tensor], flow: Tensor, weight: Tensor, *, planned: bool, release: bool
-) -> _WarpedFrame:
-    """Splat ``image`` and each context level along ``flow``: with one :class:`SplatPlan` if
-    ``planned``, else with :func:`forward_splat` per map.
-
-    With ``release`` the levels are popped off ``levels``: each source level is freed as soon
-    as its warped copy exists, so warping adds one level, not the whole context, to the peak.
-    """
-    if planned:
-        plan = plan_splat(flow, weight=weight)
-        warped, hole, warp = plan.apply(image), plan.hole, plan.apply
-    else:
-        splat = forward_splat(image, flow, weight=weight)
-        warped, hole = splat.image, splat.hole
-
-        def warp(level: Tensor) -> Tensor:
-            return forward_splat(level, flow, weight=weight).image
-
-    return _WarpedFrame(image=warped, hole=hole, context=_each_level(levels, warp, release))
-
-
-def _each_level(levels: list[Tensor], warp: Callable[[Tensor], Tensor], release: bool) -> list[Tensor]:
-    """``warp`` of each level; with ``release`` each source level leaves ``levels`` (and memory) as it is warped."""
-    warped = []
-    for k in range(len(levels)):
-        warped.append(warp(levels.pop(0) if release else levels[k]))
-    return warped
+def _take(levels: list[Tensor], release: bool) -> list[Tensor]:
+    """The context levels; with ``release`` they move out of ``levels`` (the pair no longer holds them)."""
+    if not release:
+        return list(levels)
+    taken = levels[:]
+    levels.clear()
+    return taken

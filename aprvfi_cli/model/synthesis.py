@@ -8,15 +8,12 @@ previous block's feature).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
 from aprvfi_cli.model.config import ModelConfig
+from aprvfi_cli.model.patch_context import ContextPatches
 from aprvfi_cli.model.refine_block import RefineBlock
-from aprvfi_cli.ops.patches import gather_patches
 
 # Block 1 also sees W0, W1 (3+3), F0t, F1t (2+2) and the two hole masks (1+1).
 GUIDE_CHANNELS = 12
@@ -31,32 +28,6 @@ class ChannelNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-
-
-@dataclass(frozen=True)
-class PatchContext:
-    """The warped context of both frames at full (padded) size, read patch by patch.
-
-    Attributes:
-        context0, context1: one (B, c, Hp, Wp) tensor per refine block (level).
-        patch_size: P.
-        channels_last: gather patches in channels_last memory layout.
-    """
-
-    context0: Sequence[Tensor]
-    context1: Sequence[Tensor]
-    patch_size: int
-    channels_last: bool = False
-
-    def level(self, k: int, index: Tensor) -> list[Tensor]:
-        """Level ``k`` of both frames for the patches at flat ``index``: two (N, c, P, P) tensors.
-
-        Returned apart, so the block input is concatenated once, not twice.
-        """
-        return [
-            gather_patches(context[k], index, self.patch_size, channels_last=self.channels_last)
-            for context in (self.context0, self.context1)
-        ]
 
 
 class SynthesisNet(nn.Module):
@@ -88,7 +59,7 @@ class SynthesisNet(nn.Module):
         nn.init.zeros_(self.head[-1].bias)
 
     def forward(
-        self, *, guide: Tensor, index: Tensor, context: PatchContext, route: Tensor | None, dense: bool = False
+        self, *, guide: Tensor, index: Tensor, context: ContextPatches, route: Tensor | None, dense: bool = False
     ) -> Tensor:
         """Args:
         guide: (N, 12, P, P) warped images, scaled flows and hole masks of the N patches.
@@ -102,7 +73,7 @@ class SynthesisNet(nn.Module):
         return self.head(self.fusion_norm(sum(features[1:], features[0])))  # add&norm, no stacked copy
 
     def refine(
-        self, *, guide: Tensor, index: Tensor, context: PatchContext, route: Tensor | None, dense: bool = False
+        self, *, guide: Tensor, index: Tensor, context: ContextPatches, route: Tensor | None, dense: bool = False
     ) -> list[Tensor]:
         """The feature f^k after every block, each (N, widths[0], P, P); see :meth:`forward`."""
         feature = self.blocks[0](torch.cat([guide, *context.level(0, index)], dim=1))

@@ -46,15 +46,51 @@ class SplatPlan:
         batch, _, height, width = self.weight.shape
         if source.dim() != 4 or source.shape[0] != batch or source.shape[-2:] != (height, width):
             raise ValueError(f"expected a ({batch}, C, {height}, {width}) map, got {tuple(source.shape)}")
-        channels = source.shape[1]
-        values = source.permute(0, 2, 3, 1).reshape(-1, channels).to(self.matrix.dtype)
+        image = self._splat(self.matrix, source, self._denominator().reshape(-1, 1))
+        return image.view(batch, height, width, source.shape[1]).permute(0, 3, 1, 2)
+
+    def apply_at(self, source: Tensor, pixels: Tensor) -> Tensor:
+        """Splat ``source`` (B, C, H, W) onto the target pixels ``pixels`` only (flat (b, y, x)
+        indices, any order): (len(pixels), C) in ``source``'s dtype, each row what :meth:`apply`
+        gives at that pixel. The work is that of the chosen rows: a skipped patch costs nothing.
+        """
+        batch, _, height, width = self.weight.shape
+        if source.dim() != 4 or source.shape[0] != batch or source.shape[-2:] != (height, width):
+            raise ValueError(f"expected a ({batch}, C, {height}, {width}) map, got {tuple(source.shape)}")
+        crow, col, val = self.matrix.crow_indices(), self.matrix.col_indices(), self.matrix.values()
+        starts = crow[pixels]
+        counts = crow[pixels + 1] - starts
+        sub_crow = torch.zeros(pixels.numel() + 1, dtype=crow.dtype, device=crow.device)
+        torch.cumsum(counts, 0, out=sub_crow[1:])
+        entries = int(sub_crow[-1])
+        # entry j of chosen row i sits at starts[i] + (j - sub_crow[i]) in the whole matrix
+        shift = torch.repeat_interleave(starts - sub_crow[:-1], counts, output_size=entries)
+        position = torch.arange(entries, device=crow.device) + shift
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+            rows = torch.sparse_csr_tensor(
+                sub_crow,
+                col[position],
+                val[position],
+                size=(pixels.numel(), self.matrix.shape[1]),
+                check_invariants=False,
+            )
+        return self._splat(rows, source, self._denominator().reshape(-1)[pixels].unsqueeze(1))
+
+    def _denominator(self) -> Tensor:
+        """(B, H, W, 1): the weight landed on each pixel; a hole's 0 becomes 1, so holes come out 0
+        (the EBME convention)."""
+        return (self.weight + self.hole).permute(0, 2, 3, 1)
+
+    @staticmethod
+    def _splat(matrix: Tensor, source: Tensor, denominator: Tensor) -> Tensor:
+        """``matrix @ source`` (rows x C; source read as (b, y, x) rows) over ``denominator`` (rows, 1)."""
+        values = source.permute(0, 2, 3, 1).reshape(-1, source.shape[1]).to(matrix.dtype)
         with torch.autocast(source.device.type, enabled=False):  # autocast would make S bf16
-            splatted = torch.sparse.mm(self.matrix, values)  # (N, C), in the plan's precision
-        # A normaliser of 0 becomes 1 so holes come out as 0 (the EBME convention).
-        denominator = (self.weight + self.hole).permute(0, 2, 3, 1).reshape(-1, 1)
+            splatted = torch.sparse.mm(matrix, values)  # (rows, C), in the plan's precision
         tracked = torch.is_grad_enabled() and source.requires_grad
-        image = splatted / denominator if tracked else splatted.div_(denominator)
-        return image.view(batch, height, width, channels).permute(0, 3, 1, 2).to(source.dtype)
+        splatted = splatted / denominator if tracked else splatted.div_(denominator)
+        return splatted.to(source.dtype)
 
 
 def plan_splat(flow: Tensor, *, weight: Tensor | None = None) -> SplatPlan:
