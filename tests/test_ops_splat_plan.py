@@ -55,6 +55,7 @@ def test_zero_flow_plan_is_identity() -> None:
     plan = plan_splat(torch.zeros(1, 2, 6, 7))
     assert torch.equal(plan.apply(source), source)
     assert plan.hole.sum() == 0
+    assert plan.matrix.crow_indices().dtype == torch.int32  # small frames: 32-bit indices
 
 
 def test_gradient_reaches_the_values() -> None:
