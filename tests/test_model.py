@@ -204,7 +204,7 @@ def test_bf16_autocast_at_720p_warps_like_fp32(model: APRVFI) -> None:
     torch.testing.assert_close(warped.image0, reference.image0)
     every = all_patches(warped.image0, model.config.patch_size)
     for k in range(model.config.num_blocks):
-        for level, expected in zip(warped.context.level(k, every), reference.context.level(k, every), strict=True):
+        for level, expected in zip(warped.context.at(every)(k), reference.context.at(every)(k), strict=True):
             torch.testing.assert_close(level.float(), expected, rtol=0.02, atol=0.02)
 
 

@@ -11,7 +11,7 @@ Block k reads context level k of the patches routed to it. Two readers give the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,12 +20,16 @@ from torch import Tensor
 from aprvfi_cli.ops.patches import gather_patches, patch_pixels
 from aprvfi_cli.ops.splat_plan import SplatPlan
 
+# Level k of both frames at the chosen patches: two (N, c, P, P) tensors, apart, so the block
+# input is concatenated once, not twice.
+LevelReader = Callable[[int], list[Tensor]]
+
 
 class ContextPatches(Protocol):
-    """Warped context level ``k`` of both frames at flat patch indices ``index`` (N,): two
-    (N, c, P, P) tensors, apart, so the block input is concatenated once, not twice."""
+    """The warped context at flat patch indices ``index`` (N,): a reader of its levels. Whatever
+    depends only on the patches is done once here, for every level read."""
 
-    def level(self, k: int, index: Tensor) -> list[Tensor]: ...
+    def at(self, index: Tensor) -> LevelReader: ...
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,14 @@ class WarpedContext:
     patch_size: int
     channels_last: bool = False
 
-    def level(self, k: int, index: Tensor) -> list[Tensor]:
-        return [
-            gather_patches(context[k], index, self.patch_size, channels_last=self.channels_last)
-            for context in (self.context0, self.context1)
-        ]
+    def at(self, index: Tensor) -> LevelReader:
+        def level(k: int) -> list[Tensor]:
+            return [
+                gather_patches(context[k], index, self.patch_size, channels_last=self.channels_last)
+                for context in (self.context0, self.context1)
+            ]
+
+        return level
 
 
 @dataclass(frozen=True)
@@ -63,13 +70,19 @@ class SplatContext:
     patch_size: int
     channels_last: bool = False
 
-    def level(self, k: int, index: Tensor) -> list[Tensor]:
-        height, width = self.plan0.weight.shape[-2:]
+    def at(self, index: Tensor) -> LevelReader:
+        _, height, width = self.plan0.size
         size = self.patch_size
         pixels = patch_pixels(index, height=height, width=width, patch_size=size)
-        patches = []
-        for plan, context in ((self.plan0, self.context0), (self.plan1, self.context1)):
-            rows = plan.apply_at(context[k], pixels)  # (N * P * P, c), patch by patch
-            patch = rows.view(index.numel(), size, size, rows.shape[1]).permute(0, 3, 1, 2)
-            patches.append(patch if self.channels_last else patch.contiguous())
-        return patches
+        # The plans' rows of these patches, selected once for all the levels read.
+        rows = ((self.plan0.rows(pixels), self.context0), (self.plan1.rows(pixels), self.context1))
+
+        def level(k: int) -> list[Tensor]:
+            patches = []
+            for plan_rows, context in rows:
+                splatted = plan_rows.apply(context[k])  # (N * P * P, c), patch by patch
+                patch = splatted.view(index.numel(), size, size, splatted.shape[1]).permute(0, 3, 1, 2)
+                patches.append(patch if self.channels_last else patch.contiguous())
+            return patches
+
+        return level

@@ -76,22 +76,23 @@ class SynthesisNet(nn.Module):
         self, *, guide: Tensor, index: Tensor, context: ContextPatches, route: Tensor | None, dense: bool = False
     ) -> list[Tensor]:
         """The feature f^k after every block, each (N, widths[0], P, P); see :meth:`forward`."""
-        feature = self.blocks[0](torch.cat([guide, *context.level(0, index)], dim=1))
+        level = context.at(index)  # each level of these patches; the routed ones read their own
+        feature = self.blocks[0](torch.cat([guide, *level(0)], dim=1))
         features = [feature]
         for k in range(1, len(self.blocks)):
             block = self.blocks[k]
             column = k - self.num_static_blocks
             if k < self.num_static_blocks or route is None:
-                feature = block(torch.cat([*context.level(k, index), feature], dim=1))
+                feature = block(torch.cat([*level(k), feature], dim=1))
             elif dense:
                 v = route[:, column].view(-1, 1, 1, 1)
-                refined = block(torch.cat([*context.level(k, index), feature], dim=1))
+                refined = block(torch.cat([*level(k), feature], dim=1))
                 feature = v * refined + (1 - v) * feature
             else:
                 # Only the routed patches are gathered and convolved; the rest keep f^(k-1).
                 chosen = torch.nonzero(route[:, column] > 0.5).flatten()
                 if chosen.numel():
-                    inputs = torch.cat([*context.level(k, index[chosen]), feature[chosen]], dim=1)
+                    inputs = torch.cat([*context.at(index[chosen])(k), feature[chosen]], dim=1)
                     feature = feature.index_copy(0, chosen, block(inputs).to(feature.dtype))
             features.append(feature)
         return features

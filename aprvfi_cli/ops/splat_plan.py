@@ -22,6 +22,46 @@ from torch import Tensor
 from aprvfi_cli.ops.splat import bilinear_corners
 
 
+def _check_map(source: Tensor, size: tuple[int, int, int]) -> None:
+    """``source`` must be a (B, C, H, W) map of the plan's ``size`` (B, H, W)."""
+    batch, height, width = size
+    if source.dim() != 4 or source.shape[0] != batch or source.shape[-2:] != (height, width):
+        raise ValueError(f"expected a ({batch}, C, {height}, {width}) map, got {tuple(source.shape)}")
+
+
+def _csr(crow: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
+    """A sparse CSR matrix, valid by construction (the check would cost a pass over it)."""
+    with warnings.catch_warnings():  # torch calls sparse CSR "beta"; the product used here is long stable
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(crow, col, values, size=size, check_invariants=False)
+
+
+@dataclass(frozen=True)
+class SplatRows:
+    """Some target pixels of a :class:`SplatPlan`, ready to apply to any number of maps.
+
+    Attributes:
+        matrix: (R, N) sparse CSR, the plan's rows of those R pixels.
+        denominator: (R, 1) the weight landed on each of them; a hole's 0 becomes 1, so holes
+            come out 0 (the EBME convention).
+        size: (B, H, W) of the maps it reads.
+    """
+
+    matrix: Tensor
+    denominator: Tensor
+    size: tuple[int, int, int]
+
+    def apply(self, source: Tensor) -> Tensor:
+        """Splat ``source`` (B, C, H, W), any float dtype, onto the rows: (R, C) in its dtype."""
+        _check_map(source, self.size)
+        values = source.permute(0, 2, 3, 1).reshape(-1, source.shape[1]).to(self.matrix.dtype)
+        with torch.autocast(source.device.type, enabled=False):  # autocast would make S bf16
+            splatted = torch.sparse.mm(self.matrix, values)  # (R, C), in the plan's precision
+        tracked = torch.is_grad_enabled() and source.requires_grad
+        splatted = splatted / self.denominator if tracked else splatted.div_(self.denominator)
+        return splatted.to(source.dtype)
+
+
 @dataclass(frozen=True)
 class SplatPlan:
     """Average splatting along one flow, ready to apply to any number of maps.
@@ -37,26 +77,27 @@ class SplatPlan:
     weight: Tensor
     hole: Tensor
 
+    @property
+    def size(self) -> tuple[int, int, int]:
+        """(B, H, W) of the maps the plan splats."""
+        batch, _, height, width = self.weight.shape
+        return batch, height, width
+
     def apply(self, source: Tensor) -> Tensor:
         """Splat ``source`` (B, C, H, W), any float dtype: (B, C, H, W) in its dtype, 0 in holes.
 
         The result is laid out channels_last in memory (a free view of the product); a
         channels_last source is read without a copy.
         """
-        batch, _, height, width = self.weight.shape
-        if source.dim() != 4 or source.shape[0] != batch or source.shape[-2:] != (height, width):
-            raise ValueError(f"expected a ({batch}, C, {height}, {width}) map, got {tuple(source.shape)}")
-        image = self._splat(self.matrix, source, self._denominator().reshape(-1, 1))
+        denominator = (self.weight + self.hole).reshape(-1, 1)
+        image = SplatRows(self.matrix, denominator, self.size).apply(source)
+        batch, height, width = self.size
         return image.view(batch, height, width, source.shape[1]).permute(0, 3, 1, 2)
 
-    def apply_at(self, source: Tensor, pixels: Tensor) -> Tensor:
-        """Splat ``source`` (B, C, H, W) onto the target pixels ``pixels`` only (flat (b, y, x)
-        indices, any order): (len(pixels), C) in ``source``'s dtype, each row what :meth:`apply`
-        gives at that pixel. The work is that of the chosen rows: a skipped patch costs nothing.
-        """
-        batch, _, height, width = self.weight.shape
-        if source.dim() != 4 or source.shape[0] != batch or source.shape[-2:] != (height, width):
-            raise ValueError(f"expected a ({batch}, C, {height}, {width}) map, got {tuple(source.shape)}")
+    def rows(self, pixels: Tensor) -> SplatRows:
+        """The plan's rows of the target pixels ``pixels`` (flat (b, y, x) indices, any order),
+        selected once for any number of maps; the work is that of those rows: a skipped patch
+        costs nothing."""
         crow, col, val = self.matrix.crow_indices(), self.matrix.col_indices(), self.matrix.values()
         starts = crow[pixels]
         counts = crow[pixels + 1] - starts
@@ -66,31 +107,14 @@ class SplatPlan:
         # entry j of chosen row i sits at starts[i] + (j - sub_crow[i]) in the whole matrix
         shift = torch.repeat_interleave(starts - sub_crow[:-1], counts, output_size=entries)
         position = torch.arange(entries, device=crow.device) + shift
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-            rows = torch.sparse_csr_tensor(
-                sub_crow,
-                col[position],
-                val[position],
-                size=(pixels.numel(), self.matrix.shape[1]),
-                check_invariants=False,
-            )
-        return self._splat(rows, source, self._denominator().reshape(-1)[pixels].unsqueeze(1))
+        matrix = _csr(sub_crow, col[position], val[position], (pixels.numel(), self.matrix.shape[1]))
+        denominator = (self.weight.reshape(-1)[pixels] + self.hole.reshape(-1)[pixels]).unsqueeze(1)
+        return SplatRows(matrix, denominator, self.size)
 
-    def _denominator(self) -> Tensor:
-        """(B, H, W, 1): the weight landed on each pixel; a hole's 0 becomes 1, so holes come out 0
-        (the EBME convention)."""
-        return (self.weight + self.hole).permute(0, 2, 3, 1)
-
-    @staticmethod
-    def _splat(matrix: Tensor, source: Tensor, denominator: Tensor) -> Tensor:
-        """``matrix @ source`` (rows x C; source read as (b, y, x) rows) over ``denominator`` (rows, 1)."""
-        values = source.permute(0, 2, 3, 1).reshape(-1, source.shape[1]).to(matrix.dtype)
-        with torch.autocast(source.device.type, enabled=False):  # autocast would make S bf16
-            splatted = torch.sparse.mm(matrix, values)  # (rows, C), in the plan's precision
-        tracked = torch.is_grad_enabled() and source.requires_grad
-        splatted = splatted / denominator if tracked else splatted.div_(denominator)
-        return splatted.to(source.dtype)
+    def apply_at(self, source: Tensor, pixels: Tensor) -> Tensor:
+        """Splat ``source`` (B, C, H, W) onto the target pixels ``pixels`` only: (len(pixels), C)
+        in ``source``'s dtype, each row what :meth:`apply` gives at that pixel (:meth:`rows`, once)."""
+        return self.rows(pixels).apply(source)
 
 
 def plan_splat(flow: Tensor, *, weight: Tensor | None = None) -> SplatPlan:
@@ -130,16 +154,6 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None) -> SplatPlan:
     rows, order = torch.sort(target.to(index_dtype), stable=True)
     row_starts = torch.zeros(pixels + 1, dtype=index_dtype, device=flow.device)
     row_starts[1:] = torch.bincount(rows, minlength=pixels).cumsum(0)
-    with warnings.catch_warnings():  # torch calls sparse CSR "beta"; the product used here is long stable
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-        matrix = torch.sparse_csr_tensor(
-            row_starts,
-            (order % pixels).to(index_dtype),
-            bilinear[order],
-            size=(pixels, pixels),
-            dtype=precise,
-            device=flow.device,
-            check_invariants=False,  # valid by construction; the check would cost a pass over S
-        )
+    matrix = _csr(row_starts, (order % pixels).to(index_dtype), bilinear[order], (pixels, pixels))
     total = total.view(batch, 1, height, width)
     return SplatPlan(matrix=matrix, weight=total, hole=(total == 0).to(precise))
