@@ -184,7 +184,7 @@ def test_a_stage_keeps_its_best_averaged_dev_weights_and_the_next_starts_from_th
 
 
 def test_best_dev_counts_only_validations_above_the_worst_clip_floor() -> None:
-    best = BestDev(stage=2)
+    best = BestDev()
     assert best.consider(gain=0.01, worst_clip_gain=-0.01, step=100, worst_clip_floor=-0.05)
     assert not best.consider(gain=0.05, worst_clip_gain=-0.2, step=200, worst_clip_floor=-0.05)
     assert not best.consider(gain=0.00, worst_clip_gain=0.0, step=300, worst_clip_floor=-0.05)

@@ -9,7 +9,7 @@ next stage starts from them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,13 @@ def weight_average(model: nn.Module, decay: float) -> AveragedModel | None:
 
 @dataclass
 class BestDev:
-    """The best dev gain seen in the current stage and how many validations have passed since.
+    """The best dev gain seen in the current stage (the trainer's progress says which) and how
+    many validations have passed since.
 
     A validation counts only if its worst clip's gain is at least ``worst_clip_floor`` dB: a mean
     bought by losing one kind of footage is not what ships.
     """
 
-    stage: int
     gain: float | None = None
     worst_clip_gain: float | None = None
     step: int | None = None
@@ -53,7 +53,8 @@ class BestDev:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> BestDev:
-        return cls(**values)
+        # only the known fields: checkpoints of 2026-11-30 also stored the stage
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
 def best_weights_path(run_dir: str | Path, stage: int) -> Path:

@@ -65,7 +65,7 @@ class Trainer:
         self.progress = Progress(stage_index=0, step=0, global_step=0, elapsed_s=0.0)
         self.optimizer = self._optimizer(self.stage)
         self.average = weight_average(self.model, config.ema_decay)
-        self.best = BestDev(stage=self.stage.stage)
+        self.best = BestDev()
         if resume is not None:
             checkpoint = load_checkpoint(resume)
             self.progress = checkpoint["progress"]
@@ -255,10 +255,11 @@ class Trainer:
         if self.progress.stage_index < len(self.config.stages):
             if best.is_file():  # the next stage builds on the stage's best weights, not its last
                 state = read_weights(best)["state_dict"]
-                for model in (self.model, self.evaluated):
-                    model.load_state_dict(state)
+                self.model.load_state_dict(state)
+                if self.average is not None:
+                    self.average.module.load_state_dict(state)
             self.optimizer = self._optimizer(self.stage)
-            self.best = BestDev(stage=self.stage.stage)
+            self.best = BestDev()
             self.log({"event": "stage", "stage": self.stage.stage, "from": str(best) if best.is_file() else "last"})
 
     # -- validation, checkpoints, log --------------------------------------------------------
