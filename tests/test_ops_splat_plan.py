@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aprvfi_cli.ops.patches import gather_patches, patch_pixels
+from aprvfi_cli.ops.patches import gather_patches
 from aprvfi_cli.ops.splat import forward_splat
 from aprvfi_cli.ops.splat_plan import plan_splat
 
@@ -27,27 +27,31 @@ def test_plan_equals_forward_splat_with_weights_and_batch() -> None:
     torch.testing.assert_close(plan.apply(wide), expected.image, rtol=1e-12, atol=1e-12)
 
 
-def test_splat_at_chosen_patches_equals_the_whole_splat_there() -> None:
+@pytest.mark.parametrize("index", [[7, 0, 11, 4], [2, 3, 4, 5], [5, 6, 10, 11, 1], [9], []])
+def test_splat_at_chosen_tiles_equals_the_whole_splat_there(index: list[int]) -> None:
     generator = torch.Generator().manual_seed(3)
     source = torch.rand(2, 5, 16, 24, dtype=torch.float64, generator=generator)
     flow = torch.randn(2, 2, 16, 24, dtype=torch.float64, generator=generator) * 5
     weight = (torch.rand(2, 1, 16, 24, generator=generator) > 0.1).double()
-    plan = plan_splat(flow, weight=weight)
-    index = torch.tensor([7, 0, 11, 4])  # patches of 8 px: 2 x 3 per frame, 12 in the batch, any order
-    pixels = patch_pixels(index, height=16, width=24, patch_size=8)
-    rows = plan.apply_at(source, pixels)
-    expected = gather_patches(plan.apply(source), index, 8, channels_last=True)  # (N, C, P, P)
-    torch.testing.assert_close(rows.view(4, 8, 8, 5).permute(0, 3, 1, 2), expected, rtol=1e-12, atol=1e-12)
-    assert plan.apply_at(source, pixels[:0]).shape == (0, 5)
-    source.requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda x: plan.apply_at(x, pixels[::37]), (source,))
+    whole = plan_splat(flow, weight=weight).apply(source)
+    plan = plan_splat(flow, weight=weight, tile=8)  # tiles of 8 px: 2 x 3 per frame, 12 in the batch
+    # The tiled plan is the same splat, its hole and weight in (b, y, x) order like the untiled one.
+    torch.testing.assert_close(plan.apply(source), whole, rtol=1e-12, atol=1e-12)
+    assert torch.equal(plan.hole, forward_splat(source, flow, weight=weight).hole)
+    chosen = torch.tensor(index, dtype=torch.long)  # any order; runs of consecutive tiles are slices
+    rows = plan.tiles(chosen).apply(source)
+    expected = gather_patches(whole, chosen, 8, channels_last=True)  # (N, C, P, P)
+    torch.testing.assert_close(rows.view(len(index), 8, 8, 5).permute(0, 3, 1, 2), expected, rtol=1e-12, atol=1e-12)
+    if index:
+        source.requires_grad_(True)
+        assert torch.autograd.gradcheck(lambda x: plan.tiles(chosen[:2]).apply(x), (source,))
 
 
-def test_patch_pixels_are_the_patches_pixels_row_major() -> None:
-    image = torch.arange(2 * 8 * 12).view(2, 1, 8, 12)  # each pixel holds its own flat index
-    index = torch.tensor([5, 1])
-    pixels = patch_pixels(index, height=8, width=12, patch_size=4)
-    assert torch.equal(pixels, gather_patches(image, index, 4).reshape(-1))
+def test_tiles_need_a_tiled_plan_that_divides_the_frame() -> None:
+    with pytest.raises(ValueError, match="without tiles"):
+        plan_splat(torch.zeros(1, 2, 8, 8)).tiles(torch.tensor([0]))
+    with pytest.raises(ValueError, match="do not divide"):
+        plan_splat(torch.zeros(1, 2, 8, 12), tile=8)
 
 
 def test_zero_flow_plan_is_identity() -> None:

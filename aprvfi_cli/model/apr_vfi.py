@@ -18,6 +18,7 @@ from aprvfi_cli.model.patch_context import ContextPatches, SplatContext, WarpedC
 from aprvfi_cli.model.router import Router
 from aprvfi_cli.model.routing import Routing, route_decisions
 from aprvfi_cli.model.synthesis import SynthesisNet
+from aprvfi_cli.ops.layout import cat_channels
 from aprvfi_cli.ops.padding import pad_to_multiple
 from aprvfi_cli.ops.patches import all_patches, gather_patches, scatter_patches
 from aprvfi_cli.ops.splat import forward_splat
@@ -165,7 +166,8 @@ class APRVFI(nn.Module):
         # context splatted only where a block reads it. Flow-only (no context) and a learned flow
         # keep the direct splat, differentiable in the flow too.
         if levels0 and not (torch.is_grad_enabled() and flow0t.requires_grad):
-            plan0, plan1 = plan_splat(flow0t, weight=inside), plan_splat(flow1t, weight=inside)
+            tile = self.config.patch_size
+            plan0, plan1 = plan_splat(flow0t, weight=inside, tile=tile), plan_splat(flow1t, weight=inside, tile=tile)
             raw0, raw1 = plan0.apply(pair.image0), plan1.apply(pair.image1)
             hole0, hole1 = plan0.hole, plan1.hole
             context: ContextPatches = SplatContext(
@@ -234,11 +236,12 @@ class APRVFI(nn.Module):
         if len(pair.context0) != cfg.num_blocks:  # estimated without context, or already released
             raise ValueError(f"synthesis needs {cfg.num_blocks} context levels, the pair has {len(pair.context0)}")
         warped = self.warp(pair, t, release_context=release_context, channels_last=channels_last)
-        logits = self.router(warped.image0, warped.image1, warped.flow0t, warped.flow1t)
+        logits = self.router(warped.image0, warped.image1, warped.flow0t, warped.flow1t, channels_last=channels_last)
         route = route_decisions(logits, routing)  # (B, D, n_h, n_w)
 
         scale = 1.0 / cfg.patch_size
-        guide = torch.cat(
+        # In the blocks' layout, so its patches are gathered straight into it.
+        guide = cat_channels(
             [
                 warped.image0,
                 warped.image1,
@@ -247,7 +250,7 @@ class APRVFI(nn.Module):
                 warped.hole0,
                 warped.hole1,
             ],
-            dim=1,
+            channels_last=channels_last,
         )
         head = guide.new_empty(guide.shape[0], 4, *guide.shape[2:])
         patches = all_patches(guide, cfg.patch_size)

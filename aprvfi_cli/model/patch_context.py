@@ -17,7 +17,7 @@ from typing import Protocol
 
 from torch import Tensor
 
-from aprvfi_cli.ops.patches import gather_patches, patch_pixels
+from aprvfi_cli.ops.patches import gather_patches
 from aprvfi_cli.ops.splat_plan import SplatPlan
 
 # Level k of both frames at the chosen patches: two (N, c, P, P) tensors, apart, so the block
@@ -57,7 +57,8 @@ class WarpedContext:
 @dataclass(frozen=True)
 class SplatContext:
     """Unwarped levels (one (B, c, Hp, Wp) tensor per block, for each frame) and the splat plan
-    of each frame to time t; levels are splatted patch by patch as they are read.
+    of each frame to time t, tiled by the patch size; levels are splatted patch by patch as they
+    are read.
 
     ``channels_last``: return patches in channels_last memory layout (the product's own layout:
     no copy); else contiguous.
@@ -71,11 +72,9 @@ class SplatContext:
     channels_last: bool = False
 
     def at(self, index: Tensor) -> LevelReader:
-        _, height, width = self.plan0.size
         size = self.patch_size
-        pixels = patch_pixels(index, height=height, width=width, patch_size=size)
-        # The plans' rows of these patches, selected once for all the levels read.
-        rows = ((self.plan0.rows(pixels), self.context0), (self.plan1.rows(pixels), self.context1))
+        # The plans' rows of these patches (tiled by the patch size), selected once for all the levels read.
+        rows = ((self.plan0.tiles(index), self.context0), (self.plan1.tiles(index), self.context1))
 
         def level(k: int) -> list[Tensor]:
             patches = []

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from aprvfi_cli.ops.layout import cat_channels
+
 
 class Router(nn.Module):
     """Alignment-aware patch-level routing.
@@ -27,11 +29,15 @@ class Router(nn.Module):
         # Average and max pooling to the patch grid are concatenated: 2 * channels features.
         self.classifier = nn.Linear(2 * channels, 2 * num_dynamic_blocks)
 
-    def forward(self, warped0: Tensor, warped1: Tensor, flow0t: Tensor, flow1t: Tensor) -> Tensor:
+    def forward(
+        self, warped0: Tensor, warped1: Tensor, flow0t: Tensor, flow1t: Tensor, *, channels_last: bool = False
+    ) -> Tensor:
+        """Logits (B, D, 2, n_h, n_w) from the warped frames (B, 3, H, W) and flows (B, 2, H, W)
+        in pixels; ``channels_last``: the input layout (the caller's placement decides)."""
         batch, _, height, width = warped0.shape
         grid = (height // self.patch_size, width // self.patch_size)
         # Flows are scaled to patches so large motion does not swamp the image terms.
-        x = torch.cat(
+        x = cat_channels(
             [
                 (warped0 - warped1).abs(),
                 flow0t / self.patch_size,
@@ -39,7 +45,7 @@ class Router(nn.Module):
                 warped0,
                 warped1,
             ],
-            dim=1,
+            channels_last=channels_last,
         )
         x = self.features(x)
         pooled = torch.cat([F.adaptive_avg_pool2d(x, grid), F.adaptive_max_pool2d(x, grid)], dim=1)

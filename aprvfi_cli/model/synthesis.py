@@ -70,7 +70,10 @@ class SynthesisNet(nn.Module):
             straight-through route values, so gradients reach the router).
         """
         features = self.refine(guide=guide, index=index, context=context, route=route, dense=dense)
-        return self.head(self.fusion_norm(sum(features[1:], features[0])))  # add&norm, no stacked copy
+        fused = features[0] + features[1] if len(features) > 1 else features[0]
+        for feature in features[2:]:  # add&norm: one sum, no stacked copy and no sum per block
+            fused += feature
+        return self.head(self.fusion_norm(fused))
 
     def refine(
         self, *, guide: Tensor, index: Tensor, context: ContextPatches, route: Tensor | None, dense: bool = False

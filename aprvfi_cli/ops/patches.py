@@ -42,19 +42,6 @@ def scatter_patches(image: Tensor, index: Tensor, patches: Tensor, patch_size: i
     view[index // (rows * cols), (index // cols) % rows, index % cols] = patches.to(image.dtype)
 
 
-def patch_pixels(index: Tensor, *, height: int, width: int, patch_size: int) -> Tensor:
-    """Flat (b, y, x) pixel indices of the patches at flat patch indices ``index`` (N,) of
-    (B, C, height, width) maps: (N * P * P,), patch by patch, each row-major."""
-    if height % patch_size or width % patch_size:
-        raise ValueError(f"{height}x{width} is not a multiple of the patch size {patch_size}")
-    rows, cols = height // patch_size, width // patch_size
-    b, r, c = index // (rows * cols), (index // cols) % rows, index % cols
-    corner = (b * height + r * patch_size) * width + c * patch_size  # top-left pixel of each patch
-    offset = torch.arange(patch_size, device=index.device)
-    within = (offset[:, None] * width + offset[None, :]).reshape(-1)
-    return (corner[:, None] + within[None, :]).reshape(-1)
-
-
 def all_patches(image: Tensor, patch_size: int) -> Tensor:
     """Flat indices of every patch of ``image``."""
     rows, cols = patch_grid(image, patch_size)

@@ -112,11 +112,21 @@ def chunk_pixels_for(channels: int, limit: int = 1 << 18) -> int:
 
 
 def bilinear_corners(
-    start: int, stop: int, height: int, width: int, flow_x: Tensor, flow_y: Tensor, source_weight: Tensor | None
+    start: int,
+    stop: int,
+    height: int,
+    width: int,
+    flow_x: Tensor,
+    flow_y: Tensor,
+    source_weight: Tensor | None,
+    *,
+    tile: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Flat target indices (4, n) and bilinear weights (4, n) of source pixels [start, stop).
 
-    Corners outside the frame get weight 0 (and a clamped, valid index).
+    Corners outside the frame get weight 0 (and a clamped, valid index). Target indices are
+    (b, y, x) row-major, or with ``tile`` (dividing H and W) tile by tile: (b, tile row, tile
+    column, y in tile, x in tile), so each tile's pixels are one run of indices.
     """
     rows = torch.arange(start, stop, device=flow_x.device)
     plane = rows // (height * width)
@@ -134,6 +144,13 @@ def bilinear_corners(
     if source_weight is not None:
         weight_y = weight_y * source_weight
     bilinear = (weight_y[:, None] * weight_x[None]).reshape(4, -1)  # corners (y, x) = 00, 01, 10, 11
-    offset_y = plane * (height * width) + ys.clamp_(0, height - 1) * width
-    index = (offset_y[:, None] + xs.clamp_(0, width - 1)[None]).reshape(4, -1)
+    ys, xs = ys.clamp_(0, height - 1), xs.clamp_(0, width - 1)
+    if tile is None:
+        offset_y, offset_x = plane * (height * width) + ys * width, xs
+    else:
+        offset_y = (
+            plane * (height * width) + torch.div(ys, tile, rounding_mode="floor") * (tile * width) + ys % tile * tile
+        )
+        offset_x = torch.div(xs, tile, rounding_mode="floor") * (tile * tile) + xs % tile
+    index = (offset_y[:, None] + offset_x[None]).reshape(4, -1)
     return index, bilinear

@@ -1,0 +1,28 @@
+"""Concatenating maps along channels straight into the memory layout their reader wants."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def cat_channels(parts: Sequence[Tensor], *, channels_last: bool) -> Tensor:
+    """``torch.cat(parts, dim=1)`` of (B, C_i, H, W) maps, laid out channels_last when asked.
+
+    A plain ``cat`` of mixed layouts comes out contiguous, and a channels_last convolution then
+    copies it once more (a 13-channel 2K map: about 0.35 s on 2 cores); here the parts are
+    written once, into a buffer of the wanted layout. Under autograd it is ``cat`` then one
+    conversion (``out=`` is not differentiable).
+    """
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    if torch.is_grad_enabled() and any(part.requires_grad for part in parts):
+        return torch.cat(list(parts), dim=1).contiguous(memory_format=layout)
+    first = parts[0]
+    shape = (first.shape[0], sum(part.shape[1] for part in parts), *first.shape[2:])
+    dtype = parts[0].dtype
+    for part in parts[1:]:
+        dtype = torch.promote_types(dtype, part.dtype)
+    out = torch.empty(shape, dtype=dtype, device=first.device, memory_format=layout)
+    return torch.cat(list(parts), dim=1, out=out)
