@@ -116,8 +116,10 @@ class SplatPlan:
         per = self.tile * self.tile
         crow, col, val = self.matrix.crow_indices(), self.matrix.col_indices(), self.matrix.values()
         rows = [(first * per, (first + count) * per) for first, count in _runs(index)]
+        if not rows:
+            rows = [(0, 0)]  # no tiles: an empty slice
         # Where each run's entries start and stop: one read (one device sync on a GPU).
-        bounds = [int(b) for b in crow[torch.tensor(rows, device=crow.device).view(-1)].tolist()] if rows else []
+        bounds = crow[torch.tensor(rows, device=crow.device).view(-1)].tolist()
         entries = list(zip(bounds[::2], bounds[1::2], strict=True))
         if len(rows) == 1:  # views, no copy
             (start, stop), (first, last) = rows[0], entries[0]
@@ -129,9 +131,9 @@ class SplatPlan:
                 offsets.append(crow[start:stop] - (first - total))
                 total += last - first
             sub_crow = torch.cat([*offsets, crow.new_full((1,), total)])
-            sub_col = torch.cat([col[first:last] for first, last in entries] or [col[:0]])
-            sub_val = torch.cat([val[first:last] for first, last in entries] or [val[:0]])
-            denominator = torch.cat([self.denominator[start:stop] for start, stop in rows] or [self.denominator[:0]])
+            sub_col = torch.cat([col[first:last] for first, last in entries])
+            sub_val = torch.cat([val[first:last] for first, last in entries])
+            denominator = torch.cat([self.denominator[start:stop] for start, stop in rows])
         matrix = _csr(sub_crow, sub_col, sub_val, (index.numel() * per, self.matrix.shape[1]))
         return SplatRows(matrix, denominator, self.size)
 
