@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -21,8 +22,6 @@ def cat_channels(parts: Sequence[Tensor], *, channels_last: bool) -> Tensor:
         return torch.cat(list(parts), dim=1).contiguous(memory_format=layout)
     first = parts[0]
     shape = (first.shape[0], sum(part.shape[1] for part in parts), *first.shape[2:])
-    dtype = parts[0].dtype
-    for part in parts[1:]:
-        dtype = torch.promote_types(dtype, part.dtype)
+    dtype = functools.reduce(torch.promote_types, (part.dtype for part in parts))  # as cat promotes
     out = torch.empty(shape, dtype=dtype, device=first.device, memory_format=layout)
     return torch.cat(list(parts), dim=1, out=out)

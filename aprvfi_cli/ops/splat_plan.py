@@ -98,13 +98,10 @@ class SplatPlan:
         untiled plan); a channels_last source is read without a copy.
         """
         image = SplatRows(self.matrix, self.denominator, self.size).apply(source)
+        if self.tile is not None:
+            image = _untile(image, self.size, self.tile)
         batch, height, width = self.size
-        channels = source.shape[1]
-        if self.tile is not None:  # tile by tile -> (b, y, x): one copy
-            tile = self.tile
-            tiles = image.view(batch, height // tile, width // tile, tile, tile, channels)
-            image = tiles.permute(0, 1, 3, 2, 4, 5).reshape(batch * height * width, channels)
-        return image.view(batch, height, width, channels).permute(0, 3, 1, 2)
+        return image.view(batch, height, width, source.shape[1]).permute(0, 3, 1, 2)
 
     def tiles(self, index: Tensor) -> SplatRows:
         """The rows of the tiles at flat tile indices ``index`` (N,) over (B, H/tile, W/tile),
@@ -136,6 +133,13 @@ class SplatPlan:
             denominator = torch.cat([self.denominator[start:stop] for start, stop in rows])
         matrix = _csr(sub_crow, sub_col, sub_val, (index.numel() * per, self.matrix.shape[1]))
         return SplatRows(matrix, denominator, self.size)
+
+
+def _untile(rows: Tensor, size: tuple[int, int, int], tile: int) -> Tensor:
+    """(B*H*W, C) ``rows`` in tile-by-tile order -> the same in (b, y, x) order (one copy)."""
+    batch, height, width = size
+    tiles = rows.view(batch, height // tile, width // tile, tile, tile, rows.shape[1])
+    return tiles.permute(0, 1, 3, 2, 4, 5).reshape(rows.shape)
 
 
 def _runs(index: Tensor) -> list[tuple[int, int]]:
@@ -193,11 +197,9 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
     row_starts = torch.zeros(pixels + 1, dtype=index_dtype, device=flow.device)
     row_starts[1:] = torch.bincount(rows, minlength=pixels).cumsum(0)
     matrix = _csr(row_starts, (order % pixels).to(index_dtype), bilinear[order], (pixels, pixels))
-    hole = (total == 0).to(precise)
-    denominator = (total + hole).unsqueeze(1)  # a hole's 0 becomes 1: holes come out 0
+    denominator = (total + (total == 0)).unsqueeze(1)  # in row order; a hole's 0 becomes 1: holes come out 0
     if tile is not None:  # weight and hole in (b, y, x) order for the whole-frame users
-        grid = (batch, height // tile, width // tile, tile, tile)
-        total = total.view(grid).permute(0, 1, 3, 2, 4).reshape(pixels)
-        hole = hole.view(grid).permute(0, 1, 3, 2, 4).reshape(pixels)
+        total = _untile(total.unsqueeze(1), (batch, height, width), tile)
     shape = (batch, 1, height, width)
-    return SplatPlan(matrix=matrix, denominator=denominator, weight=total.view(shape), hole=hole.view(shape), tile=tile)
+    hole = (total == 0).to(precise).view(shape)
+    return SplatPlan(matrix=matrix, denominator=denominator, weight=total.view(shape), hole=hole, tile=tile)
