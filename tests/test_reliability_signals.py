@@ -80,3 +80,25 @@ def test_an_ignored_hangup_stays_ignored(long_clip, weights_dir, tmp_path) -> No
             process.kill()
     assert process.returncode == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_while_the_temporary_file_opens_removes_it(tmp_path, monkeypatch) -> None:
+    """The moment a watcher first sees the temporary file is while PyAV opens it: a signal then
+    (raised here by PyAV's open, as the handler would raise it) must still leave nothing behind."""
+    from aprvfi_cli.video import writer
+    from aprvfi_cli.video.termination import Terminated
+
+    real_open = writer.av.open
+
+    def interrupted_open(file, *args, **kwargs):
+        if not (isinstance(file, str) and ".part." in file):
+            return real_open(file, *args, **kwargs)  # e.g. the encoder probes
+        assert Path(file).exists()  # the writer created it just before
+        raise Terminated(signal.SIGTERM)
+
+    monkeypatch.setattr(writer.av, "open", interrupted_open)
+    with pytest.raises(Terminated):
+        writer.VideoWriter(
+            tmp_path / "out.mp4", width=64, height=48, rate=F(30), time_base=F(1, 30), settings=writer.EncodeSettings()
+        )
+    assert list(tmp_path.iterdir()) == []

@@ -187,18 +187,19 @@ class VideoWriter:
         check_frame_size(self.pix_fmt, width, height)
         # the tags must describe what is encoded (an RGB source becomes YCbCr, and back)
         self.color = encoded_colour(color or ColorInfo(), self.pix_fmt, height=height, source_pix_fmt=source_pix_fmt)
+        # One guard from the temporary file's creation on: a signal that lands while PyAV opens it
+        # (the moment a watcher first sees the file) must remove it too.
         try:
-            self.temp.open("wb").close()  # PyAV opens lazily: fail now, not at the first packet
-            self.container = av.open(str(self.temp), mode="w", format=self.format)
-        except (OSError, av.error.FFmpegError) as error:
-            self._remove_temp()
-            reason = getattr(error, "strerror", None) or str(error)
-            raise OutputError(f"cannot write to {self.target.parent}: {reason}") from error
-        try:
+            try:
+                self.temp.open("wb").close()  # PyAV opens lazily: fail now, not at the first packet
+                self.container = av.open(str(self.temp), mode="w", format=self.format)
+            except (OSError, av.error.FFmpegError) as error:
+                reason = getattr(error, "strerror", None) or str(error)
+                raise OutputError(f"cannot write to {self.target.parent}: {reason}") from error
             self._setup_video(encoder, settings, width, height, rotation)
             if copy_from is not None:
                 self._copier = PacketCopier(copy_from, self.container, offset=copy_offset, mux=self._mux_copied)
-        except BaseException:  # a signal too: the temporary file must go
+        except BaseException:  # an error or a signal: the temporary file must go
             self.abort()
             raise
 
@@ -340,7 +341,7 @@ class VideoWriter:
         """Close everything and delete the temporary file; the target is never touched."""
         try:
             self.container.close()
-        except Exception:  # closing a half-written file may fail again; the file goes anyway
+        except Exception:  # a half-written file may fail to close, or never opened; the file goes anyway
             pass
         self._close_input()
         self._remove_temp()
