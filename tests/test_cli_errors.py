@@ -239,3 +239,9 @@ def test_container_that_cannot_hold_the_codec(cli, clip: Path, tmp_path: Path) -
     out = tmp_path / "out.webm"
     assert_one_error(cli("convert", clip, "--fps", "60", "-o", out), 2, ".webm")
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_negative_harm_weight(cli, tmp_path: Path) -> None:
+    result = cli("train", "--run-dir", tmp_path / "run", "--harm-weight", "-0.5")
+    assert_one_error(result, 2, "--harm-weight must be at least 0")
+    assert not (tmp_path / "run").exists()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from aprvfi_cli.train.losses import LossWeights, census_loss, charbonnier, route_loss, total_loss
+from aprvfi_cli.train.losses import LossWeights, census_loss, charbonnier, harm_loss, route_loss, total_loss
 from aprvfi_cli.train.route_target import patch_difficulty, reference_route_map
 
 
@@ -61,6 +61,37 @@ def test_total_loss_weights() -> None:
     terms = total_loss(a, b, weights=LossWeights(), route_logits=logits, reference=reference)
     expected = terms.reconstruction + 0.1 * terms.census + 0.01 * 0.5
     assert terms.total.item() == pytest.approx(expected.item())
+
+
+def test_harm_counts_only_the_images_made_worse_than_the_baseline() -> None:
+    target = torch.zeros(2, 3, 8, 8)
+    baseline = torch.full_like(target, 0.2)
+    prediction = baseline.clone().requires_grad_(True)
+    with torch.no_grad():
+        prediction[0] = 0.1  # image 0 better than flow-only, image 1 worse
+        prediction[1] = 0.5
+    eps = 1e-3
+    worse = math.sqrt(0.25 + eps**2) - math.sqrt(0.04 + eps**2)
+    loss = harm_loss(prediction, baseline, target, eps=eps)
+    assert loss.item() == pytest.approx(worse / 2, rel=1e-6)  # the better image adds 0, not its (negative) gain
+    loss.backward()
+    assert prediction.grad[0].abs().max().item() == 0.0
+    assert (prediction.grad[1] > 0).all()  # pushes the worse image toward the truth
+    assert harm_loss(baseline, baseline, target).item() == 0.0
+
+
+def test_harm_weight_enters_the_total_and_needs_the_baseline() -> None:
+    a, b = torch.zeros(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    baseline = b * 0.5  # closer to the truth than a
+    plain = total_loss(a, b, weights=LossWeights())
+    assert plain.harm.item() == 0.0
+    harmed = total_loss(a, b, weights=LossWeights(harm=2.0), baseline=baseline)
+    assert harmed.harm.item() > 0
+    assert harmed.total.item() == pytest.approx(plain.total.item() + 2.0 * harmed.harm.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="flow-only frame"):
+        total_loss(a, b, weights=LossWeights(harm=2.0))
+    with pytest.raises(ValueError, match="non-negative"):
+        LossWeights(harm=-1.0)
 
 
 def test_reference_route_map_on_a_constructed_example() -> None:

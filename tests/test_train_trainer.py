@@ -58,6 +58,24 @@ def test_one_step_lowers_the_loss_on_a_fixed_batch(tmp_path: Path) -> None:
     assert not any(p.requires_grad for p in trainer.model.router.parameters())
 
 
+def test_the_harm_term_measures_against_the_flow_only_frame(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    base = config(2, lr=1e-2)
+    trainer = Trainer(
+        replace(base, loss=replace(base.loss, harm=3.0)), run_dir=tmp_path, material=material(), progress_bar=False
+    )
+    batch = StepBatches(trainer.material, stage_data(trainer.config, trainer.stage))[0]
+    with torch.no_grad():
+        first = trainer.loss(batch, trainer.stage)
+    assert first.harm.item() == pytest.approx(0.0, abs=1e-6)  # a zero head's frame is the flow-only frame
+    for _ in range(3):
+        trainer.train_step(batch)
+    with torch.no_grad():
+        later = trainer.loss(batch, trainer.stage)
+    expected = later.reconstruction + 0.1 * later.census + 3.0 * later.harm
+    assert later.total.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
 def test_resume_reproduces_the_next_step_exactly(tmp_path: Path) -> None:
     torch.manual_seed(0)
     first = Trainer(config(3), run_dir=tmp_path / "a", material=material(), progress_bar=False)

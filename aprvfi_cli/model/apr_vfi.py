@@ -80,6 +80,10 @@ class WarpedPair:
     context: ContextPatches  # the warped context levels, read patch by patch (empty without context)
     t: Tensor  # (B, 1, 1, 1)
 
+    def blend(self) -> Tensor:
+        """The flow-only frame: both warped frames weighted by time, (B, 3, Hp, Wp)."""
+        return (1 - self.t) * self.image0 + self.t * self.image1
+
 
 @dataclass(frozen=True)
 class SynthesisOutput:
@@ -200,9 +204,7 @@ class APRVFI(nn.Module):
 
     def flow_only(self, pair: PairState, t: float | Tensor = 0.5) -> Tensor:
         """The flow-only interpolation: both warped frames blended by time, (B, 3, H, W)."""
-        warped = self.warp(pair, t)
-        frame = (1 - warped.t) * warped.image0 + warped.t * warped.image1
-        return frame[..., : pair.size[0], : pair.size[1]]
+        return self.warp(pair, t).blend()[..., : pair.size[0], : pair.size[1]]
 
     def synthesize(
         self,

@@ -218,6 +218,9 @@ def train_command(
     patience: Annotated[
         int, typer.Option(help="with --store: end a stage after so many validations without a better dev gain")
     ] = 0,
+    harm_weight: Annotated[
+        float, typer.Option(help="weight of the loss on crops made worse than flow-only (0: the paper's loss)")
+    ] = 0.0,
     resume: Annotated[Path | None, typer.Option(help="continue a run: its folder or a checkpoint folder")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     precision: Annotated[
@@ -266,8 +269,11 @@ def train_command(
     sampling = None
     if store is not None:
         sampling = StoreSampling(store=str(store), synthetic_fraction=synthetic_fraction, uniform_share=uniform_share)
+    if harm_weight < 0:
+        raise UsageError(f"--harm-weight must be at least 0, got {harm_weight}")
     config = replace(
         config,
+        loss=replace(config.loss, harm=harm_weight),
         keep_checkpoints=keep_checkpoints,
         store=sampling,
         dev_per_clip=dev_per_clip,

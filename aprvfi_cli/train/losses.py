@@ -1,4 +1,10 @@
-"""The training objective (paper eq. 4): Charbonnier + 0.1 census + 0.01 route L1."""
+"""The training objective (paper eq. 4): Charbonnier + 0.1 census + 0.01 route L1.
+
+An optional term, off by default (not the paper's), penalises crops on which the network's
+frame is worse than the flow-only frame it starts from: its gain on the dev set is paired against
+flow-only frame by frame, and the runs of docs/TRAINING.md §9 lost most where they changed frames
+flow-only already got right.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +20,33 @@ _GRAY = (0.2989, 0.5870, 0.1140)
 
 @dataclass(frozen=True)
 class LossWeights:
-    """lambda_1 (census) and lambda_2 (route), the paper's defaults; eps of the Charbonnier."""
+    """lambda_1 (census) and lambda_2 (route), the paper's defaults; eps of the Charbonnier;
+    ``harm``: weight of :func:`harm_loss` (0, the paper's objective, leaves it out)."""
 
     census: float = 0.1
     route: float = 0.01
     charbonnier_eps: float = 1e-3
+    harm: float = 0.0
+
+    def __post_init__(self) -> None:
+        if min(self.census, self.route, self.harm) < 0 or self.charbonnier_eps <= 0:
+            raise ValueError(f"loss weights must be non-negative and eps positive, got {self}")
 
 
 def charbonnier(prediction: Tensor, target: Tensor, *, eps: float = 1e-3) -> Tensor:
     """mean(sqrt((p - t)^2 + eps^2)) over every element; images (B, 3, H, W) in [0, 1]."""
     return torch.sqrt((prediction - target) ** 2 + eps**2).mean()
+
+
+def harm_loss(prediction: Tensor, baseline: Tensor, target: Tensor, *, eps: float = 1e-3) -> Tensor:
+    """Mean over the batch of max(0, Charbonnier(prediction) - Charbonnier(baseline)), per image.
+
+    Zero on every image the prediction gets at least as right as ``baseline`` (the flow-only
+    frame, no gradient); elsewhere it adds that image's excess error. All (B, 3, H, W) in [0, 1].
+    """
+    error = torch.sqrt((prediction - target) ** 2 + eps**2).flatten(1).mean(dim=1)
+    floor = torch.sqrt((baseline.detach() - target) ** 2 + eps**2).flatten(1).mean(dim=1)
+    return torch.relu(error - floor).mean()
 
 
 def census_transform(image: Tensor, *, size: int = 7) -> Tensor:
@@ -63,12 +86,14 @@ def route_loss(route_logits: Tensor, reference: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class LossTerms:
-    """The total loss and its parts (scalars; ``route`` is 0 when routing is not trained)."""
+    """The total loss and its parts (scalars; ``route`` is 0 when routing is not trained,
+    ``harm`` when its weight is 0)."""
 
     total: Tensor
     reconstruction: Tensor
     census: Tensor
     route: Tensor
+    harm: Tensor
 
 
 def total_loss(
@@ -78,13 +103,20 @@ def total_loss(
     weights: LossWeights,
     route_logits: Tensor | None = None,
     reference: Tensor | None = None,
+    baseline: Tensor | None = None,
 ) -> LossTerms:
-    """Eq. 4 on (B, 3, H, W) frames; the route term only when logits and a reference are given."""
+    """Eq. 4 on (B, 3, H, W) frames; the route term only when logits and a reference are given,
+    the harm term when its weight is positive (it then needs the flow-only ``baseline``)."""
     prediction, target = prediction.float(), target.float()
     reconstruction = charbonnier(prediction, target, eps=weights.charbonnier_eps)
     census = census_loss(prediction, target)
     route = prediction.new_zeros(())
     if route_logits is not None and reference is not None:
         route = route_loss(route_logits, reference)
-    total = reconstruction + weights.census * census + weights.route * route
-    return LossTerms(total=total, reconstruction=reconstruction, census=census, route=route)
+    harm = prediction.new_zeros(())
+    if weights.harm > 0:
+        if baseline is None:
+            raise ValueError("the harm term needs the flow-only frame (baseline)")
+        harm = harm_loss(prediction, baseline.float(), target, eps=weights.charbonnier_eps)
+    total = reconstruction + weights.census * census + weights.route * route + weights.harm * harm
+    return LossTerms(total=total, reconstruction=reconstruction, census=census, route=route, harm=harm)

@@ -136,12 +136,14 @@ class Trainer:
                 warped.image0, warped.image1, warped.hole0, warped.hole1, patch_size=self.model.config.patch_size
             )
             reference = reference_route_map(difficulty, self.model.config.keep_ratios, rank_over=stage.rank_over)
+        height, width = out.frame.shape[-2:]
         return total_loss(
             out.frame,
             batch["truth"],
             weights=self.config.loss,
             route_logits=out.route_logits if stage.routed else None,
             reference=reference,
+            baseline=out.warped.blend()[..., :height, :width] if self.config.loss.harm > 0 else None,
         )
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> LossTerms:
@@ -219,6 +221,7 @@ class Trainer:
                             "charbonnier": terms.reconstruction.item(),
                             "census": terms.census.item(),
                             "route": terms.route.item(),
+                            "harm": terms.harm.item(),
                             "lr": self.optimizer.param_groups[0]["lr"],
                             "samples_per_s": window_samples / max(now - window_start, 1e-9),
                         }
