@@ -33,9 +33,14 @@ class LossWeights:
             raise ValueError(f"loss weights must be non-negative and eps positive, got {self}")
 
 
+def _charbonnier_map(prediction: Tensor, target: Tensor, eps: float) -> Tensor:
+    """sqrt((p - t)^2 + eps^2) at every element."""
+    return torch.sqrt((prediction - target) ** 2 + eps**2)
+
+
 def charbonnier(prediction: Tensor, target: Tensor, *, eps: float = 1e-3) -> Tensor:
     """mean(sqrt((p - t)^2 + eps^2)) over every element; images (B, 3, H, W) in [0, 1]."""
-    return torch.sqrt((prediction - target) ** 2 + eps**2).mean()
+    return _charbonnier_map(prediction, target, eps).mean()
 
 
 def harm_loss(prediction: Tensor, baseline: Tensor, target: Tensor, *, eps: float = 1e-3) -> Tensor:
@@ -44,8 +49,8 @@ def harm_loss(prediction: Tensor, baseline: Tensor, target: Tensor, *, eps: floa
     Zero on every image the prediction gets at least as right as ``baseline`` (the flow-only
     frame, no gradient); elsewhere it adds that image's excess error. All (B, 3, H, W) in [0, 1].
     """
-    error = torch.sqrt((prediction - target) ** 2 + eps**2).flatten(1).mean(dim=1)
-    floor = torch.sqrt((baseline.detach() - target) ** 2 + eps**2).flatten(1).mean(dim=1)
+    error = _charbonnier_map(prediction, target, eps).flatten(1).mean(dim=1)
+    floor = _charbonnier_map(baseline.detach(), target, eps).flatten(1).mean(dim=1)
     return torch.relu(error - floor).mean()
 
 
