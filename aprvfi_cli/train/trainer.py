@@ -19,14 +19,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from aprvfi_cli.data.store import Store
 from aprvfi_cli.eval.devset import score_dev
-from aprvfi_cli.eval.metrics import psnr, to_uint8
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 from aprvfi_cli.model.weights import ebme_flow_weights, read_weights, resolve_weights, save_weights
 from aprvfi_cli.placement import Placement
@@ -38,6 +36,7 @@ from aprvfi_cli.train.route_target import patch_difficulty, reference_route_map
 from aprvfi_cli.train.schedule import apply_lr
 from aprvfi_cli.train.selection import BestDev, best_weights_path, weight_average
 from aprvfi_cli.train.store_batches import StoreBatches
+from aprvfi_cli.train.validation import score_samples
 
 
 class Trainer:
@@ -280,33 +279,22 @@ class Trainer:
                 synthetic=self.config.validation_synthetic,
                 clips=self.config.validation_clips,
             )
-        model = self.evaluated
-        model.eval()
-        scores: dict[str, list[float]] = {"static": [], "apr": [], "flow_only": [], "apr_pass": []}
-        for sample in self._validation:
-            frame0, frame1 = (x[None].to(self.device) for x in (sample.frame0, sample.frame1))
-            truth = to_uint8(sample.truth.permute(1, 2, 0).numpy())
-            with self._autocast():
-                pair = model.estimate(frame0, frame1)
-                outputs = {"static": model.synthesize(pair, sample.t, routing=Routing(mode="static")).frame}
-                if self._baseline is None:
-                    outputs["flow_only"] = model.flow_only(pair, sample.t)
-                if self.stage.routed:
-                    routed = model.synthesize(pair, sample.t, routing=Routing(mode="apr"))
-                    outputs["apr"] = routed.frame
-                    scores["apr_pass"].append(routed.route_map.float().mean().item())
-            for name, frame in outputs.items():
-                scores[name].append(psnr(to_uint8(frame[0].float().permute(1, 2, 0).cpu().numpy()), truth))
-        if self._baseline is None:
-            self._baseline = {"flow_only_psnr": float(np.mean(scores["flow_only"]))}
+        means = score_samples(
+            self.evaluated,
+            self._validation,
+            placement=self.placement,
+            routed=self.stage.routed,
+            flow_only=self._baseline is None,
+        )
+        if self._baseline is None:  # scored once: the floor every later validation is logged beside
+            self._baseline = {"flow_only_psnr": means.pop("flow_only_psnr")}
         result: dict[str, Any] = {
             "event": "validation",
             "triplets": len(self._validation),
-            "static_psnr": float(np.mean(scores["static"])),
+            "static_psnr": means.pop("static_psnr"),
             **self._baseline,
+            **means,
         }
-        if scores["apr"]:
-            result.update(apr_psnr=float(np.mean(scores["apr"])), apr_pass_fraction=float(np.mean(scores["apr_pass"])))
         self.log(result)
         return result
 
