@@ -88,8 +88,11 @@ class Placement:
             torch.cuda.synchronize(self.device)
 
     def describe(self) -> str:
-        threads = f", {self.threads} thread{'s' if self.threads > 1 else ''}" if self.threads else ""
-        return f"{self.device}, {self.precision}{threads}"
+        """Device, precision and, on the CPU, the threads torch runs: ``cpu, fp32, 2 threads``."""
+        if self.device.type != "cpu":
+            return f"{self.device}, {self.precision}"
+        threads = self.threads or torch.get_num_threads()  # None: torch's default, read now
+        return f"{self.device}, {self.precision}, {threads} thread{'s' if threads > 1 else ''}"
 
 
 def cpu_has_native_bf16(flags: Collection[str]) -> bool:

@@ -201,10 +201,14 @@ def test_cpu_threads_setting(use_weights: Path, monkeypatch: pytest.MonkeyPatch)
     from aprvfi_cli.placement import default_threads
 
     before = torch.get_num_threads()
+    monkeypatch.delenv("APRVFI_THREADS", raising=False)
     try:
-        assert load_model(device="cpu", threads=1).placement.threads == 1
-        assert torch.get_num_threads() == 1
-        monkeypatch.delenv("APRVFI_THREADS", raising=False)
+        one = load_model(device="cpu", precision="fp32", threads=1)
+        assert one.placement.threads == 1 and torch.get_num_threads() == 1
+        # what the CLI's "interpolated with ..." note says: the weights, then where they run
+        assert one.describe().endswith(" on cpu, fp32, 1 thread")
+        torch.set_num_threads(2)
+        assert load_model(device="cpu", precision="fp32").describe().endswith(" on cpu, fp32, 2 threads")
         assert default_threads() is None  # torch's default: every core
         monkeypatch.setenv("APRVFI_THREADS", "3")
         assert default_threads() == 3

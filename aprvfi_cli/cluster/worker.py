@@ -43,7 +43,8 @@ def resolve_model(weights: Path | None, device: str, precision: str, route: str)
 
     checked = load_model(weights, "cpu", "fp32", route=route)  # the workers' device may not exist here
     path = checked.origin.path if checked.origin.path is not None else weights
-    return ModelSpec(path, device, precision, route), checked.describe()
+    # the weights only: each worker decides its own device, precision and threads
+    return ModelSpec(path, device, precision, route), checked.origin.describe()
 
 
 class RenderWorker:

@@ -56,7 +56,8 @@ class Interpolator:
         return self.placement.device
 
     def describe(self) -> str:
-        return self.origin.describe()
+        """What interpolates and where: the weights' origin, then device, precision and threads."""
+        return f"{self.origin.describe()} on {self.placement.describe()}"
 
     def to_tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """(B, 3, H, W) float32 in [0, 1] on the device from (H, W, 3) uint8/uint16 arrays."""
