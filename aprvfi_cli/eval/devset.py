@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from aprvfi_cli.data.store import Store
-from aprvfi_cli.eval.metrics import psnr, to_uint8
+from aprvfi_cli.eval.metrics import frame_psnr
 from aprvfi_cli.eval.paired import PairedGain
 from aprvfi_cli.model import APRVFI, Routing
 from aprvfi_cli.placement import Placement
@@ -95,6 +95,6 @@ def score_dev(
                     report.patches_run[name].append(result.route_map.float().mean().item())
         truth = np.asarray(triplet.truth)
         for name, frame in outputs.items():
-            report.psnr[name].append(psnr(to_uint8(frame[0].float().permute(1, 2, 0).cpu().numpy()), truth))
+            report.psnr[name].append(frame_psnr(frame, truth))
         report.groups.append(triplet.group.removeprefix("dev-"))
     return report

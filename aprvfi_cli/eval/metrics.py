@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
@@ -16,3 +17,8 @@ def psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """[0, 1] floats -> uint8 with rounding (what a saved frame holds)."""
     return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def frame_psnr(frame: torch.Tensor, truth: np.ndarray) -> float:
+    """PSNR in dB of a model's (1, 3, H, W) frame in [0, 1], saved as 8 bits, against (H, W, 3) uint8 truth."""
+    return psnr(to_uint8(frame[0].float().permute(1, 2, 0).cpu().numpy()), truth)

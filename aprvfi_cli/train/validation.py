@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from aprvfi_cli.eval.metrics import psnr, to_uint8
+from aprvfi_cli.eval.metrics import frame_psnr, to_uint8
 from aprvfi_cli.model import APRVFI, Routing
 from aprvfi_cli.placement import Placement
 from aprvfi_cli.train.dataset import Sample
@@ -37,7 +37,7 @@ def score_samples(
                 outputs["apr"] = result.frame
                 scores["apr_pass"].append(result.route_map.float().mean().item())
         for name, frame in outputs.items():
-            scores[name].append(psnr(to_uint8(frame[0].float().permute(1, 2, 0).cpu().numpy()), truth))
+            scores[name].append(frame_psnr(frame, truth))
     means = {"static_psnr": float(np.mean(scores["static"]))}
     if flow_only:
         means["flow_only_psnr"] = float(np.mean(scores["flow_only"]))
