@@ -14,7 +14,7 @@ from aprvfi_cli.engine.interpolator import load_model
 from aprvfi_cli.eval.evaluate import method_interpolators, predict
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 from aprvfi_cli.model.weights import resolve_weights, save_weights
-from aprvfi_cli.placement import resolve_placement
+from aprvfi_cli.placement import cpu_flags, cpu_has_native_bf16, resolve_placement
 from aprvfi_cli.video.images import read_image, write_image
 
 
@@ -70,7 +70,9 @@ def test_eval_accepts_an_ebme_file_and_reports_one_line_errors(cli, tmp_path: Pa
     result = cli("eval", tmp_path, "--weights", ebme, "--device", "cpu", "--json", out, "--methods", "flow-only,apr")
     assert result.code == 0, result.err
     report = json.loads(out.read_text())
-    assert "flow-only" in report["weights"] and report["device"].startswith("cpu, fp32")
+    # --precision auto: bf16 where the CPU computes it natively (AVX512-BF16, AMX), else fp32
+    expected = "bf16" if cpu_has_native_bf16(cpu_flags()) else "fp32"
+    assert "flow-only" in report["weights"] and report["device"].startswith(f"cpu, {expected}")
     assert report["methods"]["apr"]["psnr"] == pytest.approx(report["methods"]["flow-only"]["psnr"])
     assert_one_error(cli("eval", tmp_path, "--weights", tmp_path / "none.pt"), 2, "--weights", "not found")
     assert_one_error(cli("eval", tmp_path, "--methods", "magic"), 2, "--methods")
