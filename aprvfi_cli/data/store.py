@@ -35,7 +35,6 @@ from aprvfi_cli.data.holdout import check_not_held_out
 from aprvfi_cli.data.sources import load_manifest
 from aprvfi_cli.data.triplets import TripletRules, judge_steps, plan_triplets, spread, training_gaps
 from aprvfi_cli.model import APRVFI
-from aprvfi_cli.video.images import read_image
 from aprvfi_cli.video.scene import FrameSignature
 
 META = "meta.json"
@@ -186,6 +185,8 @@ def build_store(
             )
             groups.append({**group, "split": split, "source": clip})
     if render_synthetic is not None and settings.synthetic:
+        from aprvfi_cli.video.images import read_image  # PyAV: only building a store needs it
+
         if progress:
             progress("train-synthetic")
         photos = []

@@ -7,16 +7,41 @@ with a 95% interval (normal approximation, n >= 200), overall and per clip.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from aprvfi_cli.data.store import Store
-from aprvfi_cli.eval.metrics import frame_psnr
+from aprvfi_cli.eval.metrics import batch_psnr
 from aprvfi_cli.eval.paired import PairedGain
 from aprvfi_cli.model import APRVFI, Routing
 from aprvfi_cli.placement import Placement
+
+if TYPE_CHECKING:
+    from aprvfi_cli.data.store import Store
+
+
+@dataclass(frozen=True)
+class DevBatch:
+    """Whole-frame dev triplets of one frame size on the scoring device.
+
+    Attributes:
+        frame0, frame1: (B, 3, H, W) inputs in [0, 1].
+        truth: (B, 3, H, W) uint8 middle frames.
+        flow: (B, 4, H, W) the stored whole-frame flow, F01 (x, y), F10 (x, y) in pixels.
+        t: (B,) time of the truth.
+        clips: each triplet's clip name (gains are reported per clip).
+    """
+
+    frame0: Tensor
+    frame1: Tensor
+    truth: Tensor
+    flow: Tensor
+    t: Tensor
+    clips: list[str]
 
 
 @dataclass
@@ -62,39 +87,53 @@ class DevReport:
         return out
 
 
-def _tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255)
+def store_dev_batches(store: Store, *, placement: Placement, limit_per_group: int | None = None) -> Iterator[DevBatch]:
+    """The store's dev triplets one at a time (at most ``limit_per_group`` per clip, evenly spread)."""
+
+    def tensor(image: np.ndarray) -> Tensor:
+        return placement.to(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None])
+
+    for triplet in store.iter_split("dev", limit_per_group=limit_per_group):
+        yield DevBatch(
+            frame0=tensor(triplet.frame0).float().div(255),
+            frame1=tensor(triplet.frame1).float().div(255),
+            truth=tensor(triplet.truth),
+            flow=placement.to(torch.from_numpy(np.array(triplet.flow))[None].float()),
+            t=torch.full((1,), triplet.t, device=placement.device),
+            clips=[triplet.group.removeprefix("dev-")],
+        )
 
 
 @torch.no_grad()
 def score_dev(
     model: APRVFI,
-    store: Store,
+    batches: Iterable[DevBatch],
     *,
     routings: dict[str, Routing],
     placement: Placement,
-    limit_per_group: int | None = None,
 ) -> DevReport:
-    """Score every dev triplet (at most ``limit_per_group`` per clip, evenly spread) with flow-only and
-    with each named routing, all on the store's whole-frame flow."""
+    """Score every dev triplet with flow-only and with each named routing, all on the stored whole-frame flow."""
     model.eval()
     report = DevReport(
         psnr={"flow_only": [], **{name: [] for name in routings}},
         patches_run={name: [] for name in routings if routings[name].mode != "static"},
     )
-    for triplet in store.iter_split("dev", limit_per_group=limit_per_group):
-        frame0, frame1 = (placement.to(_tensor(f)) for f in (triplet.frame0, triplet.frame1))
-        flow = placement.to(torch.from_numpy(np.array(triplet.flow))[None].float())
+    for batch in batches:
         with placement.autocast():
-            pair = model.estimate(frame0, frame1, flow=flow)
-            outputs = {"flow_only": model.flow_only(pair, triplet.t)}
+            pair = model.estimate(batch.frame0, batch.frame1, flow=batch.flow)
+            outputs = {"flow_only": model.flow_only(pair, batch.t)}
             for name, routing in routings.items():
-                result = model.synthesize(pair, triplet.t, routing=routing, channels_last=placement.channels_last)
+                result = model.synthesize(
+                    pair,
+                    batch.t,
+                    routing=routing,
+                    max_patches=placement.patch_batch,
+                    channels_last=placement.channels_last,
+                )
                 outputs[name] = result.frame
                 if name in report.patches_run:
-                    report.patches_run[name].append(result.route_map.float().mean().item())
-        truth = np.asarray(triplet.truth)
+                    report.patches_run[name].extend(result.route_map.flatten(1).float().mean(dim=1).tolist())
         for name, frame in outputs.items():
-            report.psnr[name].append(frame_psnr(frame, truth))
-        report.groups.append(triplet.group.removeprefix("dev-"))
+            report.psnr[name].extend(batch_psnr(frame, batch.truth).tolist())
+        report.groups.extend(batch.clips)
     return report

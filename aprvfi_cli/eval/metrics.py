@@ -22,3 +22,13 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def frame_psnr(frame: torch.Tensor, truth: np.ndarray) -> float:
     """PSNR in dB of a model's (1, 3, H, W) frame in [0, 1], saved as 8 bits, against (H, W, 3) uint8 truth."""
     return psnr(to_uint8(frame[0].float().permute(1, 2, 0).cpu().numpy()), truth)
+
+
+def batch_psnr(frames: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB per image (B,) of model frames (B, 3, H, W) in [0, 1], saved as 8 bits, against uint8
+    truth (B, 3, H, W): :func:`frame_psnr` for a batch, on the frames' device."""
+    if frames.shape != truth.shape:
+        raise ValueError(f"shape mismatch: {tuple(frames.shape)} vs {tuple(truth.shape)}")
+    saved = frames.float().mul(255).round().clamp(0, 255).double()
+    mse = (saved - truth.double()).square().flatten(1).mean(dim=1)
+    return torch.where(mse == 0, torch.inf, 10 * torch.log10(255.0**2 / mse))

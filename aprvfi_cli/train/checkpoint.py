@@ -1,10 +1,12 @@
 """Training checkpoints: model, optimizer, schedule position, stage, step, configs and RNG states.
 
 A checkpoint is a folder: ``state.pt`` (model weights, optimizer state without its moment
-tensors, progress, configs, RNG) and one file per Adam moment (``exp_avg.pt``, ``exp_avg_sq.pt``).
-Moments are kept in float32 by default (an exact resume); bfloat16 halves them. Folders are
-written under a temporary name and renamed, and ``latest`` names the newest one, so a run killed
-mid-write resumes from the previous one.
+tensors, progress, configs, RNG), one file per Adam moment (``exp_avg.pt``, ``exp_avg_sq.pt``) and
+one per extra state dict (``average.pt``: the moving average of the weights). Every file of the
+paper model stays under 16 MB, the most a lent GPU machine sends back per file. Moments are kept in
+float32 by default (an exact resume); bfloat16 halves them. Folders are written under a temporary
+name and renamed, and ``latest`` names the newest one, so a run killed mid-write resumes from the
+previous one.
 """
 
 from __future__ import annotations
@@ -62,8 +64,14 @@ def save_checkpoint(
     config: dict,
     moments_dtype: torch.dtype = torch.float32,
     extra: dict | None = None,
+    extra_files: dict[str, dict[str, torch.Tensor]] | None = None,
+    point_latest: bool = True,
 ) -> Path:
-    """Write a checkpoint folder atomically and point ``folder/../latest`` at it."""
+    """Write a checkpoint folder atomically and (``point_latest``) point ``folder/../latest`` at it.
+
+    ``extra`` is small state kept in ``state.pt``; each ``extra_files`` item (a state dict) gets a
+    file of its own, ``NAME.pt``, and comes back from :func:`load_checkpoint` in ``extra[NAME]``.
+    """
     folder = Path(folder)
     temporary = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(temporary, ignore_errors=True)
@@ -84,13 +92,17 @@ def save_checkpoint(
         "config": config,
         "rng": rng_state(),
         "extra": extra or {},
+        "extra_files": sorted(extra_files or {}),
     }
     torch.save(payload, temporary / "state.pt")
     for name, tensors in moments.items():
         torch.save(tensors, temporary / f"{name}.pt")
+    for name, state in (extra_files or {}).items():
+        torch.save({k: v.detach().cpu() for k, v in state.items()}, temporary / f"{name}.pt")
     shutil.rmtree(folder, ignore_errors=True)
     temporary.replace(folder)
-    (folder.parent / "latest").write_text(folder.name + "\n")
+    if point_latest:
+        (folder.parent / "latest").write_text(folder.name + "\n")
     return folder
 
 
@@ -115,6 +127,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     for name in MOMENTS:
         for index, tensor in torch.load(folder / f"{name}.pt", map_location="cpu").items():
             state[index][name] = tensor.float()
+    for name in payload.get("extra_files", []):
+        payload["extra"][name] = torch.load(folder / f"{name}.pt", map_location="cpu")
     payload["folder"] = str(folder)
     payload["progress"] = Progress(**payload["progress"])
     return payload

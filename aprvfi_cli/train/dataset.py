@@ -21,7 +21,6 @@ from aprvfi_cli.data.sources import load_manifest
 from aprvfi_cli.data.triplets import spread
 from aprvfi_cli.train.augment import AugmentConfig, augment, random_crop
 from aprvfi_cli.train.synthetic import SyntheticConfig, synthetic_triplet
-from aprvfi_cli.video.images import read_image
 
 # key of the validation streams: never equal to a training key (seed, step, index)
 _VALIDATION_KEY = 7_777_777
@@ -100,6 +99,8 @@ def _downscale(image: np.ndarray, max_side: int) -> Tensor:
 
 def load_material(cache: str | Path, config: DataConfig, *, clips: bool = True) -> Material:
     """Read the prepared cache (see :mod:`.sources`); refuses held-out evaluation data."""
+    from aprvfi_cli.video.images import read_image  # PyAV: the GPU leg imports this module without it
+
     cache = Path(cache)
     manifest = load_manifest(cache)
     photos = []
