@@ -82,3 +82,49 @@ def augment_with_flow(
         order = rng.permutation(3).tolist()
         frames = tuple(f[order] for f in frames)  # type: ignore[assignment]
     return tuple(f.contiguous() for f in frames), flow.contiguous(), t  # type: ignore[return-value]
+
+
+def augment_batch_with_flow(
+    frames: Frames, flow: Tensor, t: Tensor, generator: torch.Generator, config: AugmentConfig
+) -> tuple[Frames, Tensor, Tensor]:
+    """:func:`augment_with_flow` for a whole batch on its own device, each sample drawing its own transforms.
+
+    Args:
+        frames: frame0, truth, frame1, each (B, 3, S, S) (rot90 needs square crops).
+        flow: (B, 4, S, S) F01 (x, y), F10 (x, y) in pixels.
+        t: (B,) time of the truth.
+        generator: a generator on the batch's device (a batch is a pure function of its seed).
+    """
+    batch, device = flow.shape[0], flow.device
+
+    def draw(probability: float) -> Tensor:
+        return torch.rand(batch, generator=generator, device=device) < probability
+
+    def where(mask: Tensor, changed: Tensor, kept: Tensor) -> Tensor:
+        return torch.where(mask.view(-1, *(1,) * (kept.dim() - 1)), changed, kept)
+
+    sign = flow.new_tensor
+    flip = draw(config.flip_horizontal)
+    frames = tuple(where(flip, f.flip(-1), f) for f in frames)  # type: ignore[assignment]
+    flow = where(flip, flow.flip(-1) * sign([-1, 1, -1, 1]).view(1, 4, 1, 1), flow)
+    flip = draw(config.flip_vertical)
+    frames = tuple(where(flip, f.flip(-2), f) for f in frames)  # type: ignore[assignment]
+    flow = where(flip, flow.flip(-2) * sign([1, -1, 1, -1]).view(1, 4, 1, 1), flow)
+    if config.rot90 and flow.shape[-1] == flow.shape[-2]:
+        turns = torch.randint(0, 4, (batch,), generator=generator, device=device)
+        for turn in range(1, 4):
+            more = turns >= turn  # one quarter turn more for these samples
+            frames = tuple(where(more, f.rot90(1, dims=(-2, -1)), f) for f in frames)  # type: ignore[assignment]
+            turned = flow.rot90(1, dims=(-2, -1))
+            turned = torch.stack([turned[:, 1], -turned[:, 0], turned[:, 3], -turned[:, 2]], dim=1)
+            flow = where(more, turned, flow)
+    swap = draw(config.temporal_swap)
+    frames = (where(swap, frames[2], frames[0]), frames[1], where(swap, frames[0], frames[2]))
+    flow = where(swap, flow[:, [2, 3, 0, 1]], flow)
+    t = torch.where(swap, 1 - t, t)
+    shuffle = draw(config.channel_shuffle)
+    order = torch.rand(batch, 3, generator=generator, device=device).argsort(dim=1)
+    order = torch.where(shuffle[:, None], order, torch.arange(3, device=device))
+    index = order.view(batch, 3, 1, 1).expand_as(frames[0])
+    frames = tuple(f.gather(1, index) for f in frames)  # type: ignore[assignment]
+    return frames, flow.contiguous(), t

@@ -8,6 +8,7 @@ from typing import Literal
 
 from aprvfi_cli.train.dataset import DataConfig
 from aprvfi_cli.train.losses import LossWeights
+from aprvfi_cli.train.resident import ResidentSampling
 from aprvfi_cli.train.schedule import LRSchedule
 from aprvfi_cli.train.store_batches import StoreSampling
 
@@ -73,6 +74,7 @@ class TrainConfig:
     workers: int = 2
     keep_checkpoints: int = 3
     store: StoreSampling | None = None  # train on the prepared store (stages 2 and 3) instead of the cache
+    pack: ResidentSampling | None = None  # train on a training pack resident on the device (a GPU leg)
     dev_per_clip: int | None = 4  # dev triplets per clip scored at each validation (None: all)
     ema_decay: float = 0.0  # weights validated and saved are this moving average (0: the trained ones)
     worst_clip_floor: float = -0.05  # dB: dev weights whose worst clip loses more are never a stage's best
@@ -84,9 +86,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         values = dict(values)
-        store = values.pop("store", None)
+        store, pack = values.pop("store", None), values.pop("pack", None)
         return cls(
             store=StoreSampling.from_dict(store) if store else None,
+            pack=ResidentSampling.from_dict(pack) if pack else None,
             stages=tuple(StageConfig(**s) for s in values.pop("stages")),
             data=DataConfig.from_dict(values.pop("data")),
             loss=LossWeights(**values.pop("loss")),

@@ -24,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from aprvfi_cli.data.store import Store
-from aprvfi_cli.eval.devset import score_dev
+from aprvfi_cli.eval.devset import score_dev, store_dev_batches
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 from aprvfi_cli.model.weights import ebme_flow_weights, read_weights, resolve_weights, save_weights
 from aprvfi_cli.placement import Placement
@@ -32,6 +32,7 @@ from aprvfi_cli.train.checkpoint import Progress, load_checkpoint, save_checkpoi
 from aprvfi_cli.train.config import StageConfig, TrainConfig, stage_data
 from aprvfi_cli.train.dataset import Material, Sample, StepBatches, load_material, validation_samples
 from aprvfi_cli.train.losses import LossTerms, total_loss
+from aprvfi_cli.train.resident import ResidentBatches, ResidentData
 from aprvfi_cli.train.route_target import patch_difficulty, reference_route_map
 from aprvfi_cli.train.schedule import apply_lr
 from aprvfi_cli.train.selection import BestDev, best_weights_path, weight_average
@@ -48,11 +49,12 @@ class Trainer:
         *,
         run_dir: str | Path,
         material: Material | None,
+        resident: ResidentData | None = None,
         placement: Placement | None = None,
         resume: str | Path | None = None,
         progress_bar: bool = True,
     ):
-        self.config, self.material = config, material
+        self.config, self.material, self.resident = config, material, resident
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.placement = placement or Placement.cpu()
@@ -161,6 +163,16 @@ class Trainer:
 
     def batches(self, stage: StageConfig, start: int) -> Iterator[dict[str, torch.Tensor]]:
         """The stage's batches from step ``start`` on (prefetched by worker processes)."""
+        if self.resident is not None:
+            batches = ResidentBatches(
+                self.resident.train,
+                self.config.pack,
+                crop=stage.crop,
+                batch_size=stage.batch_size,
+                seed=self.config.data.seed,
+                stream=stage.stage,
+            )
+            return (batches[step] for step in range(start, stage.steps))  # already on the device
         if self.config.store is not None:
             dataset = StoreBatches(
                 self.config.store,
@@ -209,7 +221,8 @@ class Trainer:
                 done += 1
                 window_samples += stage.batch_size
                 bar.update(1)
-                bar.set_postfix(loss=f"{terms.total.item():.4f}")
+                if self.progress_bar:  # reading the loss waits for the device: only for a bar someone watches
+                    bar.set_postfix(loss=f"{terms.total.item():.4f}")
                 step = self.progress.step
                 if step % self.config.log_every == 0 or step == stage.steps:
                     now = time.monotonic()
@@ -270,7 +283,7 @@ class Trainer:
         """Mean PSNR (8-bit RGB) on the validation triplets: static, and APR once routing is trained;
         the flow-only floor beside them (what the untrained model gives). With a store: the dev set's
         paired gain over flow-only, with its 95% interval and the worst clip's gain."""
-        if self.config.store is not None:
+        if self.config.store is not None or self.resident is not None:
             return self.validate_dev()
         if self._validation is None:
             self._validation = validation_samples(
@@ -299,17 +312,20 @@ class Trainer:
         return result
 
     def validate_dev(self, *, per_clip: int | None | str = "config") -> dict[str, Any]:
-        """Score the store's dev set (``per_clip`` triplets per clip; default: the config's) and log it."""
+        """Score the dev set (the resident one, else the store's: ``per_clip`` triplets per clip, default the
+        config's) and log it."""
         routings = {"static": Routing(mode="static")}
         if self.stage.routed:
             routings["apr"] = Routing(mode="apr")
-        report = score_dev(
-            self.evaluated,
-            Store(self.config.store.store),
-            routings=routings,
-            placement=self.placement,
-            limit_per_group=self.config.dev_per_clip if per_clip == "config" else per_clip,
-        )
+        if self.resident is not None:
+            batches = self.resident.dev.dev_batches()
+        else:
+            batches = store_dev_batches(
+                Store(self.config.store.store),
+                placement=self.placement,
+                limit_per_group=self.config.dev_per_clip if per_clip == "config" else per_clip,
+            )
+        report = score_dev(self.evaluated, batches, routings=routings, placement=self.placement)
         result = {"event": "validation", **report.summary()}
         method = "apr" if self.stage.routed else "static"
         if self.best.consider(
@@ -336,10 +352,8 @@ class Trainer:
             progress=progress,
             config=self.config.to_dict(),
             moments_dtype=dtype,
-            extra={
-                "best": self.best.to_dict(),
-                **({"average": self.average.state_dict()} if self.average is not None else {}),
-            },
+            extra={"best": self.best.to_dict()},
+            extra_files={"average": self.average.state_dict()} if self.average is not None else None,
         )
         save_weights(self.run_dir / "aprvfi-latest.pt", self.evaluated, self.model_card())
         # older checkpoints go: a run folder must stay small enough to carry between machines
