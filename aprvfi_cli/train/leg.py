@@ -1,0 +1,279 @@
+"""One leg of a training run that moves from machine to machine: resume the chain head, hold the
+training pack on the device, train until a deadline, score the dev set, hand back the new chain head.
+
+A lent GPU comes for minutes, by chance, with no network and a small baggage allowance, so a run is
+a chain of legs. The *chain head* is a checkpoint folder kept in the repository (``chain/``): the
+weights, their moving average, bf16 Adam moments, the progress (stage, step, the schedule's
+position) and the run's frozen config, plus ``log.jsonl`` with every leg's record. Each leg picks
+up exactly where the last one stopped, so all legs draw one learning curve.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from aprvfi_cli.data.triplets import spread
+from aprvfi_cli.eval.devset import score_dev
+from aprvfi_cli.model import ModelConfig, Routing
+from aprvfi_cli.model.weights import flow_only_model
+from aprvfi_cli.placement import Placement
+from aprvfi_cli.train.checkpoint import load_checkpoint, resolve_checkpoint
+from aprvfi_cli.train.config import StageConfig, TrainConfig
+from aprvfi_cli.train.losses import LossWeights
+from aprvfi_cli.train.resident import ClipTriplets, ResidentData, ResidentSampling, ResidentTriplets
+from aprvfi_cli.train.trainer import Trainer
+
+if TYPE_CHECKING:  # TODO(lead): a top-level import once data/pack.py lands
+    from aprvfi_cli.data.pack import Pack, PackClip
+
+# The files of a chain head; every one stays under the 16 MB a lent machine sends back per file.
+CHAIN_FILES = ("state.pt", "exp_avg.pt", "exp_avg_sq.pt", "average.pt", "log.jsonl")
+# Pixels the paper's stage 2 trains on: 200k steps x 32 crops of 64 x 64.
+PAPER_STAGE2_MEGAPIXELS = 200_000 * 32 * 64 * 64 / 1e6
+
+
+def chain_config(pack: str, *, preset: str = "paper", scale: float = 1.0) -> TrainConfig:
+    """The run a new chain starts (stages 2 then 3 on the frozen EBME flow), frozen into its head.
+
+    Stage 2 sees the paper's 6.4 million 64-px crops, in batches of 256 (the paper's 32 leave an H100
+    idle; the rate is scaled by the square root of the batch). Stage 3 trains the router on 128-px
+    crops ranked over the batch (a crop holds only 4 patches). The loss adds the harm term (weight 3),
+    and the weights kept are a moving average: the recipe whose CPU runs first kept every dev clip at
+    or above flow-only. ``scale`` shrinks the step counts (a dry run).
+    """
+    steps = max(1, round(25_000 * scale)), max(1, round(20_000 * scale))
+    warmup = max(1, round(1_000 * scale))
+    return TrainConfig(
+        preset=preset,
+        stages=(
+            StageConfig(2, steps[0], 64, 256, peak_lr=5.6e-4, final_lr=2e-5, warmup_steps=warmup, rank_over="batch"),
+            StageConfig(3, steps[1], 128, 64, peak_lr=2e-4, final_lr=1e-5, warmup_steps=warmup, rank_over="batch"),
+        ),
+        loss=LossWeights(harm=3.0),
+        init="ebme",
+        checkpoint_every_s=120.0,
+        validate_every=0,
+        log_every=50,
+        moments_dtype="bfloat16",
+        workers=0,
+        keep_checkpoints=1,
+        pack=ResidentSampling(pack=pack),
+        dev_per_clip=None,
+        ema_decay=0.999,
+    )
+
+
+def pack_clips(
+    pack: Pack, *, max_per_clip: int | None = None, threads: int = 8
+) -> tuple[list[ClipTriplets], list[ClipTriplets]]:
+    """(train, dev) clips of the pack's present shards, each holding only the frames its triplets use.
+
+    Clips decode in parallel threads (the decoders release the GIL).
+    """
+    clips = pack.present()
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        decoded = list(pool.map(pack.decode, clips))
+    train, dev = [], []
+    for clip, frames in zip(clips, decoded, strict=True):
+        for split, out in (("train", train), ("dev", dev)):
+            part = _split(clip, frames, split, max_per_clip)
+            if part is not None:
+                out.append(part)
+    return train, dev
+
+
+def _split(clip: PackClip, frames: np.ndarray, split: str, max_per_clip: int | None) -> ClipTriplets | None:
+    triplets, times = (clip.train, clip.train_t) if split == "train" else (clip.dev, clip.dev_t)
+    keep = spread(list(range(len(triplets))), max_per_clip)
+    if not keep:
+        return None
+    triplets, times = np.asarray(triplets)[keep], np.asarray(times)[keep]
+    used = np.unique(triplets)
+    return ClipTriplets(
+        name=clip.name,
+        frames=frames[used],
+        triplets=np.searchsorted(used, triplets),
+        t=times.astype(np.float32),
+        synthetic=clip.synthetic,
+    )
+
+
+@dataclass(frozen=True)
+class LegReport:
+    """What one leg did (the JSON summary's ``leg`` entry).
+
+    Attributes:
+        start_step, end_step: the chain's global step before and after.
+        stage: the stage the leg ended in; crop and batch_size are that stage's.
+        train_s: seconds spent in training steps (without data, flow and dev scoring).
+        samples_per_s, megapixels_per_s: training throughput over the leg.
+        paper_stage2_minutes: how long the paper's stage 2 (200k steps x 32 x 64 x 64 px) takes at this rate.
+        data: triplets, resident bytes, decode and flow seconds.
+        dev: the end-of-leg dev score (the trainer's validation record).
+    """
+
+    start_step: int
+    end_step: int
+    stage: int
+    crop: int
+    batch_size: int
+    train_s: float
+    samples_per_s: float
+    megapixels_per_s: float
+    paper_stage2_minutes: float | None
+    data: dict[str, Any]
+    dev: dict[str, Any]
+
+
+def load_resident(
+    pack: Pack, *, config: TrainConfig, placement: Placement, log: Callable[[str], None]
+) -> tuple[ResidentData, dict[str, Any]]:
+    """Decode the pack, upload it and compute every triplet's whole-frame flow on the device, with the
+    flow network of the run's model preset (the frozen EBME weights, as inference runs them)."""
+    started = time.monotonic()
+    train, dev = pack_clips(pack, max_per_clip=config.pack.max_triplets_per_clip)
+    decoded = time.monotonic()
+    flow_model = placement.to(flow_only_model(ModelConfig.preset(config.preset)))
+    data = ResidentData(
+        train=ResidentTriplets.build(train, model=flow_model, placement=placement),
+        dev=ResidentTriplets.build(dev, model=flow_model, placement=placement),
+    )
+    del flow_model
+    placement.synchronize()
+    stats = {
+        "clips": len({c.name for c in train + dev}),
+        "train_triplets": len(data.train),
+        "dev_triplets": len(data.dev),
+        "resident_bytes": data.train.nbytes + data.dev.nbytes,
+        "decode_s": round(decoded - started, 2),
+        "flow_s": round(time.monotonic() - decoded, 2),
+    }
+    log(
+        f"data: {stats['clips']} clips, {stats['train_triplets']} train and {stats['dev_triplets']} dev triplets, "
+        f"{stats['resident_bytes'] / 2**30:.2f} GiB on {placement.device}; decode {stats['decode_s']} s, "
+        f"flow {stats['flow_s']} s"
+    )
+    return data, stats
+
+
+def run_leg(
+    *,
+    chain: Path | None,
+    pack_root: Path,
+    work: Path,
+    placement: Placement,
+    seconds: float,
+    new_config: TrainConfig,
+    max_steps: int | None = None,
+    note: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[Trainer, LegReport]:
+    """Train one leg of the chain for about ``seconds`` of wall time (data loading and the final dev
+    score included), leaving a checkpoint in ``work`` for :func:`export_chain_head`.
+
+    Args:
+        chain: the chain head to continue, or None to start ``new_config``'s run.
+        pack_root: the training pack; it replaces the path the chain's config recorded.
+        work: the leg's run folder (checkpoints, log).
+        placement: device and precision, decided at the edge.
+        seconds: the leg's wall-time budget from this call on.
+        max_steps: stop after so many steps even with time left (a dry run).
+        note: more keys for the leg's record in the chain's log (e.g. the code's hash).
+    """
+    started = time.monotonic()
+    work.mkdir(parents=True, exist_ok=True)
+    config = new_config if chain is None else TrainConfig.from_dict(load_checkpoint(chain)["config"])
+    config = replace(config, pack=replace(config.pack, pack=str(pack_root)))
+    if chain is not None and (chain / "log.jsonl").is_file():
+        shutil.copyfile(chain / "log.jsonl", work / "log.jsonl")  # the leg's lines continue the chain's log
+    from aprvfi_cli.data.pack import Pack
+
+    pack = Pack.open(pack_root)
+    data, stats = load_resident(pack, config=config, placement=placement, log=log)
+    trainer = Trainer(
+        config, run_dir=work, material=None, resident=data, placement=placement, resume=chain, progress_bar=False
+    )
+    start_step = trainer.progress.global_step
+    reserve = _dev_seconds(trainer) * 1.5 + 5
+    budget = seconds - (time.monotonic() - started) - reserve
+    log(f"training from global step {start_step} for {budget:.0f} s (kept {reserve:.0f} s for the dev score)")
+    if budget <= 0:
+        raise ValueError(f"the leg's {seconds:.0f} s do not cover loading the data and scoring the dev set")
+    trained_before = trainer.progress.elapsed_s
+    trainer.run(max_seconds=budget, max_steps=max_steps)
+    if max_steps is not None and trainer.progress.global_step - start_step >= max_steps:
+        trainer.validate()  # a step budget returns without the time limit's validation and checkpoint
+        trainer.save()
+    stage = trainer.stage
+    steps = trainer.progress.global_step - start_step
+    train_s = trainer.progress.elapsed_s - trained_before
+    samples_per_s = steps * stage.batch_size / max(train_s, 1e-9)
+    megapixels_per_s = samples_per_s * stage.crop**2 / 1e6
+    report = LegReport(
+        start_step=start_step,
+        end_step=trainer.progress.global_step,
+        stage=stage.stage,
+        crop=stage.crop,
+        batch_size=stage.batch_size,
+        train_s=round(train_s, 2),
+        samples_per_s=round(samples_per_s, 2),
+        megapixels_per_s=round(megapixels_per_s, 3),
+        paper_stage2_minutes=round(PAPER_STAGE2_MEGAPIXELS / megapixels_per_s / 60, 1) if steps else None,
+        data=stats,
+        dev=_last_validation(work / "log.jsonl"),
+    )
+    trainer.log({"event": "leg", **asdict(report), "device": placement.describe(), **(note or {})})
+    return trainer, report
+
+
+def _dev_seconds(trainer: Trainer) -> float:
+    """Seconds the end-of-leg dev score will take: its first batch timed once warm, times the batches,
+    plus the first (cold) call's extra for each frame size (kernel selection runs per shape)."""
+    groups = trainer.resident.dev.groups
+    batches = trainer.resident.dev.dev_batches()
+    first = next(batches, None)
+    if first is None:
+        return 0.0
+    count = 1 + sum(1 for _ in batches)
+    routings = {"static": Routing(mode="static"), "apr": Routing(mode="apr")}
+    timings = []
+    for _ in range(2):
+        trainer.placement.synchronize()
+        started = time.monotonic()
+        score_dev(trainer.evaluated, [first], routings=routings, placement=trainer.placement)
+        trainer.placement.synchronize()
+        timings.append(time.monotonic() - started)
+    trainer.model.train()
+    return timings[1] * count + (timings[0] - timings[1]) * len(groups)
+
+
+def _last_validation(log_path: Path) -> dict[str, Any]:
+    import json
+
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    return next((r for r in reversed(records) if r.get("event") == "validation"), {})
+
+
+def export_chain_head(work: Path, out: Path) -> Path:
+    """Copy the leg's newest checkpoint and the chain's log into ``out`` (the new chain head)."""
+    folder = resolve_checkpoint(work)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in CHAIN_FILES:
+        source = work / name if name == "log.jsonl" else folder / name
+        if source.is_file():
+            shutil.copyfile(source, out / name)
+    return out
+
+
+def chain_step(chain: Path) -> int:
+    """The global step a chain head stands at."""
+    return int(torch.load(chain / "state.pt", map_location="cpu", weights_only=False)["progress"]["global_step"])
