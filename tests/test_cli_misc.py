@@ -13,6 +13,7 @@ import pytest
 from conftest import assert_one_error, make_clip, pattern
 
 from aprvfi_cli import __version__
+from aprvfi_cli.placement import cpu_flags, cpu_has_native_bf16
 from aprvfi_cli.video.images import read_image, write_image
 
 
@@ -102,7 +103,9 @@ def test_bench_is_a_command(cli, tmp_path: Path) -> None:
     result = cli("bench", "--preset", "tiny", "--sizes", "64x48", "--repeats", "1", "--device", "cpu", "--json", out)
     assert result.code == 0, result.err
     report = json.loads(out.read_text())
-    assert report["preset"] == "tiny" and report["precision"] == "fp32"
+    # --precision auto: bf16 where the CPU computes it natively (AVX512-BF16, AMX), else fp32
+    expected = "bf16" if cpu_has_native_bf16(cpu_flags()) else "fp32"
+    assert report["preset"] == "tiny" and report["precision"] == expected
     assert report["sizes"]["64x48"]["time_apr_s"] > 0
     assert_one_error(cli("bench", "--sizes", "64"), 2, "--sizes")
     assert_one_error(cli("bench", "--preset", "huge"), 2, "--preset")
