@@ -10,6 +10,7 @@ up exactly where the last one stopped, so all legs draw one learning curve.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import torch
 
 from aprvfi_cli.data.triplets import spread
 from aprvfi_cli.eval.devset import score_dev
-from aprvfi_cli.model import ModelConfig, Routing
+from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 from aprvfi_cli.model.weights import flow_only_model
 from aprvfi_cli.placement import Placement
 from aprvfi_cli.train.checkpoint import load_checkpoint, resolve_checkpoint
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # TODO(lead): a top-level import once data/pack.py lands
 
 # The files of a chain head; every one stays under the 16 MB a lent machine sends back per file.
 CHAIN_FILES = ("state.pt", "exp_avg.pt", "exp_avg_sq.pt", "average.pt", "log.jsonl")
+SPLITS = ("train", "dev")
 # Pixels the paper's stage 2 trains on: 200k steps x 32 crops of 64 x 64.
 PAPER_STAGE2_MEGAPIXELS = 200_000 * 32 * 64 * 64 / 1e6
 
@@ -75,36 +77,42 @@ def chain_config(pack: str, *, preset: str = "paper", scale: float = 1.0) -> Tra
 def pack_clips(
     pack: Pack, *, max_per_clip: int | None = None, threads: int = 8
 ) -> tuple[list[ClipTriplets], list[ClipTriplets]]:
-    """(train, dev) clips of the pack's present shards, each holding only the frames its triplets use.
+    """(train, dev) clips of the pack's present files, each decoded once, holding only the frames its
+    kept triplets use (at most ``max_per_clip`` triplets per clip and split, evenly spread).
 
     Clips decode in parallel threads (the decoders release the GIL).
     """
-    clips = pack.present()
+    chosen = []
+    for clip in pack.present():
+        parts = {split: _kept(getattr(clip, split), getattr(clip, f"{split}_t"), max_per_clip) for split in SPLITS}
+        if any(len(triplets) for triplets, _ in parts.values()):
+            chosen.append((clip, parts))
+    clips, kept = [clip for clip, _ in chosen], [parts for _, parts in chosen]
+    pack.verify(clips)
+    used = [np.unique(np.concatenate([t.reshape(-1) for t, _ in parts.values()])) for parts in kept]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        decoded = list(pool.map(pack.decode, clips))
-    train, dev = [], []
-    for clip, frames in zip(clips, decoded, strict=True):
-        for split, out in (("train", train), ("dev", dev)):
-            part = _split(clip, frames, split, max_per_clip)
-            if part is not None:
-                out.append(part)
-    return train, dev
+        decoded = list(pool.map(pack.decode, clips, used))
+    out: dict[str, list[ClipTriplets]] = {split: [] for split in SPLITS}
+    for clip, parts, indices, frames in zip(clips, kept, used, decoded, strict=True):
+        for split, (triplets, times) in parts.items():
+            if len(triplets):
+                local = np.searchsorted(indices, triplets)
+                own = np.unique(local)
+                out[split].append(
+                    ClipTriplets(
+                        name=clip.name,
+                        frames=frames[own],
+                        triplets=np.searchsorted(own, local),
+                        t=times,
+                        synthetic=clip.synthetic,
+                    )
+                )
+    return out["train"], out["dev"]
 
 
-def _split(clip: PackClip, frames: np.ndarray, split: str, max_per_clip: int | None) -> ClipTriplets | None:
-    triplets, times = (clip.train, clip.train_t) if split == "train" else (clip.dev, clip.dev_t)
-    keep = spread(list(range(len(triplets))), max_per_clip)
-    if not keep:
-        return None
-    triplets, times = np.asarray(triplets)[keep], np.asarray(times)[keep]
-    used = np.unique(triplets)
-    return ClipTriplets(
-        name=clip.name,
-        frames=frames[used],
-        triplets=np.searchsorted(used, triplets),
-        t=times.astype(np.float32),
-        synthetic=clip.synthetic,
-    )
+def _kept(triplets: np.ndarray, times: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    keep = spread(list(range(len(triplets))), limit)
+    return np.asarray(triplets, dtype=np.int64)[keep].reshape(-1, 3), np.asarray(times, dtype=np.float32)[keep]
 
 
 @dataclass(frozen=True)
@@ -257,8 +265,6 @@ def _dev_seconds(trainer: Trainer) -> float:
 
 
 def _last_validation(log_path: Path) -> dict[str, Any]:
-    import json
-
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     return next((r for r in reversed(records) if r.get("event") == "validation"), {})
 
@@ -277,3 +283,33 @@ def export_chain_head(work: Path, out: Path) -> Path:
 def chain_step(chain: Path) -> int:
     """The global step a chain head stands at."""
     return int(torch.load(chain / "state.pt", map_location="cpu", weights_only=False)["progress"]["global_step"])
+
+
+def chain_weights(chain: Path) -> tuple[APRVFI, dict[str, Any]]:
+    """The weights a chain head offers (its moving average when the run keeps one) and a card for them:
+    steps, samples seen, the legs with their devices and training seconds, and the last dev score."""
+    checkpoint = load_checkpoint(chain)
+    config = TrainConfig.from_dict(checkpoint["config"])
+    model = APRVFI(ModelConfig.preset(config.preset))
+    average = checkpoint["extra"].get("average")
+    if average is not None:  # an AveragedModel's state: the module's under "module.", and its count
+        average = {k.removeprefix("module."): v for k, v in average.items() if k.startswith("module.")}
+    model.load_state_dict(average if average is not None else checkpoint["model"])
+    log_path = chain / "log.jsonl"
+    records = (
+        [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
+    )
+    legs = [r for r in records if r.get("event") == "leg"]
+    card = {
+        "trained_by": "aprvfi GPU legs (benchmarks/gpu_leg.sh)",
+        "progress": asdict(checkpoint["progress"]),
+        "config": checkpoint["config"],
+        "weights": "moving average" if average is not None else "trained",
+        "legs": [
+            {k: r.get(k) for k in ("time", "device", "start_step", "end_step", "train_s", "samples_per_s")}
+            for r in legs
+        ],
+        "train_minutes": round(sum(r.get("train_s", 0) for r in legs) / 60, 2),
+        "dev": _last_validation(log_path) if log_path.is_file() else {},
+    }
+    return model, card
