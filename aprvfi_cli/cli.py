@@ -288,7 +288,7 @@ def pair(
 ) -> None:
     """Interpolate between two images: one frame at t, or N evenly spaced ones."""
     from aprvfi_cli.console import note
-    from aprvfi_cli.engine.route_map import render_route_map
+    from aprvfi_cli.engine.route_drawing import render_route_map
     from aprvfi_cli.video.images import image_format, numbered, read_image, write_image
 
     if t is not None and n is not None:

@@ -21,7 +21,7 @@ from aprvfi_cli.model.weights import flow_only_model, read_weights
 from aprvfi_cli.train.augment import AugmentConfig, augment_with_flow
 from aprvfi_cli.train.command import data_app, train_app
 from aprvfi_cli.train.selection import BestDev, weight_average
-from aprvfi_cli.train.store_batches import CellPool, StoreBatches, StoreSampling
+from aprvfi_cli.train.store_crops import CellPool, StoreBatches, StoreSampling
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

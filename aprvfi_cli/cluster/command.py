@@ -69,7 +69,7 @@ def batch_on_ray(
     quiet: bool,
 ) -> int:
     """``batch`` with ``--ray``: prints the summary table; returns the number of failed clips."""
-    from aprvfi_cli.cluster.batch import batch_on_cluster
+    from aprvfi_cli.cluster.clip_tasks import batch_on_cluster
     from aprvfi_cli.cluster.worker import open_pool
 
     spec, description = _spec(model, address)

@@ -15,8 +15,8 @@ from aprvfi_cli.model.config import ModelConfig
 from aprvfi_cli.model.context import ContextNet
 from aprvfi_cli.model.flow import BidirectionalFlow
 from aprvfi_cli.model.patch_context import ContextPatches, SplatContext, WarpedContext
-from aprvfi_cli.model.router import Router
-from aprvfi_cli.model.routing import Routing, route_decisions
+from aprvfi_cli.model.router_net import Router
+from aprvfi_cli.model.routing_policy import Routing, route_decisions
 from aprvfi_cli.model.synthesis import SynthesisNet
 from aprvfi_cli.ops.layout import cat_channels
 from aprvfi_cli.ops.padding import pad_to_multiple

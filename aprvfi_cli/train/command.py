@@ -20,7 +20,7 @@ from aprvfi_cli.model.weights import flow_only_model
 from aprvfi_cli.placement import resolve_placement
 from aprvfi_cli.train.config import StageConfig, TrainConfig, paper_stages
 from aprvfi_cli.train.dataset import DataConfig
-from aprvfi_cli.train.store_batches import StoreSampling
+from aprvfi_cli.train.store_crops import StoreSampling
 from aprvfi_cli.train.synthetic import SyntheticConfig, synthetic_triplet
 from aprvfi_cli.train.trainer import build_trainer
 from aprvfi_cli.video.termination import Terminated, terminate_on_signals

@@ -9,7 +9,7 @@ from typing import Literal
 from aprvfi_cli.train.dataset import DataConfig
 from aprvfi_cli.train.losses import LossWeights
 from aprvfi_cli.train.schedule import LRSchedule
-from aprvfi_cli.train.store_batches import StoreSampling
+from aprvfi_cli.train.store_crops import StoreSampling
 
 
 @dataclass(frozen=True)
