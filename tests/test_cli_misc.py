@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -97,19 +96,6 @@ def test_every_command_is_registered(cli) -> None:
         assert f" {command} " in result.out, command
 
 
-def test_bench_is_a_command(cli, tmp_path: Path) -> None:
-    out = tmp_path / "speed.json"
-    result = cli("bench", "--preset", "tiny", "--sizes", "64x48", "--repeats", "1", "--device", "cpu", "--json", out)
-    assert result.code == 0, result.err
-    report = json.loads(out.read_text())
-    assert report["preset"] == "tiny" and report["precision"] == "fp32"
-    assert report["sizes"]["64x48"]["time_apr_s"] > 0
-    assert_one_error(cli("bench", "--sizes", "64"), 2, "--sizes")
-    assert_one_error(cli("bench", "--preset", "huge"), 2, "--preset")
-    assert_one_error(cli("bench", "--preset", "tiny", "--route", "0.5"), 2, "--route")
-    assert_one_error(cli("bench", "--bogus"), 2, "bogus")
-
-
 def test_entry_point_subprocess(tmp_path: Path, clips, weights_dir: Path) -> None:
     """The real process: exit codes and a single stderr line, no traceback."""
     env = {"APRVFI_WEIGHTS_DIR": str(weights_dir), "PATH": "/usr/bin:/bin"}
@@ -134,7 +120,7 @@ def test_image_round_trip(tmp_path: Path, dtype) -> None:
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch, capsys) -> None:
-    from aprvfi_cli.console import progress_bar
+    from aprvfi_cli.cli.console import progress_bar
 
     with progress_bar("clip", quiet=False) as update:
         assert update is None  # pytest's stderr is not a terminal

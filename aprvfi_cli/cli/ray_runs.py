@@ -1,28 +1,17 @@
-"""The command-line side of ``--ray``: the option, and the convert/slowmo/batch runs on a cluster.
+"""The ``--ray`` side of ``convert``, ``slowmo`` and ``batch``: the same runs on a cluster's workers.
 
-``cli.py`` keeps one branch per command; the words the user sees about the cluster live here.
+Imported only when a command is given ``--ray``; the option itself is :data:`~aprvfi_cli.cli.options.RayAddress`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
+from aprvfi_cli.cli.options import ModelOptions, PlacementOptions
 from aprvfi_cli.cluster.connect import LOCAL, import_ray
+from aprvfi_cli.cluster.worker import ModelSpec, WorkerPool, open_pool, resolve_model
+from aprvfi_cli.engine.folder import FolderRun
 from aprvfi_cli.engine.stream import JobOptions, JobResult
-from aprvfi_cli.options import ModelOptions
-
-RayAddress = Annotated[
-    str | None,
-    typer.Option(
-        "--ray",
-        metavar="ADDRESS",
-        help="Run on a Ray cluster: local (start one here), auto (the one `ray start` joined) or "
-        "ray://HOST:PORT. Needs the ray extra; inputs and outputs on storage every node sees.",
-    ),
-]
 
 
 def cluster_address(value: str) -> str:
@@ -30,29 +19,39 @@ def cluster_address(value: str) -> str:
     return LOCAL if value.strip().lower() in ("", "local") else value.strip()
 
 
-def _spec(model: ModelOptions, address: str):
-    """Ray present (else the one-line install hint, exit 2), then the model checked on this machine."""
-    from aprvfi_cli.cluster.worker import resolve_model
-
+def _workers(model: ModelOptions, placement: PlacementOptions, ray: str):
+    """Ray present (else the one-line install hint, exit 2), then the model checked on this machine:
+    a function that opens the pool (at most n workers) and the interpolator's description."""
+    address = cluster_address(ray)
     import_ray(loopback=address == LOCAL)
-    return resolve_model(model.weights, model.device, model.precision, model.route)
+    spec, description = resolve_model(
+        ModelSpec(model.weights, device=placement.device, precision=placement.precision, route=model.route)
+    )
+
+    def open_workers(limit: int | None = None) -> WorkerPool:
+        return open_pool(spec, address=address, cpus_per_worker=placement.threads, limit=limit)
+
+    return open_workers, description
 
 
 def convert_on_ray(
-    source: Path, target: Path, *, model: ModelOptions, options: JobOptions, address: str, quiet: bool
+    source: Path,
+    target: Path,
+    *,
+    model: ModelOptions,
+    placement: PlacementOptions,
+    options: JobOptions,
+    ray: str,
+    quiet: bool,
 ) -> tuple[JobResult, str]:
     """``convert``/``slowmo`` with ``--ray``: the result and the interpolator's description."""
+    from aprvfi_cli.cli.console import progress_bar
     from aprvfi_cli.cluster.convert import convert_on_cluster
     from aprvfi_cli.cluster.plan import scan_source
-    from aprvfi_cli.cluster.worker import open_pool
-    from aprvfi_cli.console import progress_bar
 
-    spec, description = _spec(model, address)
+    open_workers, description = _workers(model, placement, ray)
     plan = scan_source(source, options)  # a bad input fails here, before any worker starts
-    with (
-        progress_bar(source.name, quiet=quiet) as progress,
-        open_pool(spec, address=address, cpus_per_worker=model.threads) as pool,
-    ):
+    with progress_bar(source.name, quiet=quiet) as progress, open_workers() as pool:
         result = convert_on_cluster(source, target, pool=pool, options=options, progress=progress, plan=plan)
     return result, description
 
@@ -62,24 +61,25 @@ def batch_on_ray(
     out_dir: Path | None,
     *,
     model: ModelOptions,
+    placement: PlacementOptions,
     options: JobOptions,
-    address: str,
+    ray: str,
     recursive: bool,
     overwrite: bool,
     quiet: bool,
-) -> int:
-    """``batch`` with ``--ray``: prints the summary table; returns the number of failed clips."""
+) -> FolderRun:
+    """``batch`` with ``--ray``: every clip's row."""
+    from aprvfi_cli.cli.cluster_progress import cluster_progress
     from aprvfi_cli.cluster.clip_tasks import batch_on_cluster
-    from aprvfi_cli.cluster.worker import open_pool
 
-    spec, description = _spec(model, address)
+    open_workers, description = _workers(model, placement, ray)
     return batch_on_cluster(
         folder,
         out_dir,
-        open_workers=lambda count: open_pool(spec, address=address, cpus_per_worker=model.threads, limit=count),
+        open_workers=open_workers,
         options=options,
         description=description,
         recursive=recursive,
         overwrite=overwrite,
-        quiet=quiet,
+        display=cluster_progress(quiet=quiet),
     )

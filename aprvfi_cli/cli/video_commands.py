@@ -1,71 +1,30 @@
-"""The ``aprvfi`` command: a thin Typer layer over :mod:`aprvfi_cli.engine`.
+"""``aprvfi slowmo``, ``convert``, ``batch`` and ``info``: a video in (or a folder of them), a video out.
 
-It turns the user's words into a :class:`~aprvfi_cli.placement.Placement` and a model (through
-:func:`~aprvfi_cli.engine.interpolator.load_model`) once, and passes them down. Every error ends
-as one line on stderr (``aprvfi: error: ...``) with exit code 2 for usage errors and 1 for
-failures; library errors name their subject in domain words, and :func:`main` puts the flag in
-front. No traceback reaches the user.
+Each turns the user's words into a model (:func:`~aprvfi_cli.cli.options.load_interpolator`) and
+job options once, and passes them down to :mod:`aprvfi_cli.engine`. What a command runs is
+imported in its body, so ``--help`` loads no torch.
 """
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from aprvfi_cli import __version__
-from aprvfi_cli.cluster.command import RayAddress
-from aprvfi_cli.console import check_output
-from aprvfi_cli.errors import AprvfiError, InputError, UsageError
-from aprvfi_cli.eval.command import eval_command
-from aprvfi_cli.eval.speed import bench_command
-from aprvfi_cli.options import EncoderOptions, ModelOptions, Overwrite, Quiet, with_options
-from aprvfi_cli.train.command import data_app, train_app
-
-app = typer.Typer(
-    name="aprvfi",
-    help="Smoother and slower video: frame interpolation with the APR-VFI network.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
+from aprvfi_cli.cli.options import (
+    EncoderOptions,
+    ModelOptions,
+    Output,
+    Overwrite,
+    PlacementOptions,
+    Quiet,
+    RayAddress,
+    load_interpolator,
+    with_options,
 )
-
-# the flag that sets each subject a library error can name
-FLAGS = {
-    "fps": "--fps",
-    "factor": "--factor",
-    "device": "--device",
-    "precision": "--precision",
-    "threads": "--threads",
-    "weights": "--weights",
-    "route": "--route",
-    "preset": "--preset",
-    "codec": "--codec",
-    "pix_fmt": "--pix-fmt",
-    "crf": "--crf",
-    "scene_threshold": "--scene-threshold",
-    "ray": "--ray",
-}
-
-Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"aprvfi {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """Smoother and slower video: frame interpolation with the APR-VFI network."""
+from aprvfi_cli.errors import InputError, UsageError
 
 
 def parse_factor(text: str, *, flag: str = "--factor") -> Fraction:
@@ -92,12 +51,6 @@ def parse_fps(text: str) -> Fraction:
         raise UsageError(f"--fps: {error}") from None
 
 
-def _model(model: ModelOptions):
-    from aprvfi_cli.engine.interpolator import load_model
-
-    return load_model(model.weights, model.device, model.precision, route=model.route, threads=model.threads)
-
-
 def _job_options(encoder: EncoderOptions, *, fps: Fraction | None, slowmo: Fraction | None, audio: bool):
     from aprvfi_cli.engine.stream import JobOptions, Retime
     from aprvfi_cli.video.scene import SceneSettings
@@ -122,7 +75,7 @@ def _check_target(target: Path, encoder: EncoderOptions) -> None:
 
 
 def _run_one(source: Path, target: Path, *, options, interpolator, quiet: bool) -> object:
-    from aprvfi_cli.console import progress_bar
+    from aprvfi_cli.cli.console import progress_bar
     from aprvfi_cli.engine.stream import process_video
 
     with progress_bar(source.name, quiet=quiet) as progress:
@@ -130,7 +83,7 @@ def _run_one(source: Path, target: Path, *, options, interpolator, quiet: bool) 
 
 
 def _report(result, description: str, *, quiet: bool, extra: list[str]) -> None:
-    from aprvfi_cli.console import note
+    from aprvfi_cli.cli.console import note
 
     note(f"interpolated with {description}", quiet=quiet)
     for line in [*extra, *result.notes]:
@@ -147,11 +100,11 @@ def _check_input(source: Path) -> None:
     check_input_path(source)
 
 
-@app.command()
-@with_options(model=ModelOptions, encoder=EncoderOptions)
+@with_options(model=ModelOptions, placement=PlacementOptions, encoder=EncoderOptions)
 def slowmo(
     input: Annotated[Path, typer.Argument(help="Video file.")],
     model: ModelOptions,
+    placement: PlacementOptions,
     encoder: EncoderOptions,
     output: Output = None,
     factor: Annotated[str, typer.Option("--factor", "-k", help="Slow down by K (> 1).")] = "2",
@@ -163,7 +116,7 @@ def slowmo(
     quiet: Quiet = False,
 ) -> None:
     """Slow motion: K-1 new frames between every pair, same playback frame rate."""
-    from aprvfi_cli.console import default_output, format_rate
+    from aprvfi_cli.video.targets import check_output, default_output, format_rate
 
     k = parse_factor(factor)
     _check_input(input)
@@ -171,16 +124,18 @@ def slowmo(
     check_output(input, target, overwrite=overwrite)
     _check_target(target, encoder)
     options = _job_options(encoder, fps=None, slowmo=k, audio=keep_audio)
-    result, description = _run_video(input, target, model=model, options=options, ray=ray, quiet=quiet)
+    result, description = _run_video(
+        input, target, model=model, placement=placement, options=options, ray=ray, quiet=quiet
+    )
     extra = [] if keep_audio else ["audio dropped (slow motion); --keep-audio copies it unchanged"]
     _report(result, description, quiet=quiet, extra=extra)
 
 
-@app.command()
-@with_options(model=ModelOptions, encoder=EncoderOptions)
+@with_options(model=ModelOptions, placement=PlacementOptions, encoder=EncoderOptions)
 def convert(
     input: Annotated[Path, typer.Argument(help="Video file.")],
     model: ModelOptions,
+    placement: PlacementOptions,
     encoder: EncoderOptions,
     fps: Annotated[str | None, typer.Option("--fps", help="Target rate: 60, 59.94, 60000/1001.")] = None,
     multi: Annotated[str | None, typer.Option("--multi", help="Target = source rate x K.")] = None,
@@ -191,7 +146,7 @@ def convert(
     quiet: Quiet = False,
 ) -> None:
     """Frame-rate conversion: same duration, audio copied and in sync."""
-    from aprvfi_cli.console import default_output, format_rate
+    from aprvfi_cli.video.targets import check_output, default_output, format_rate
 
     if (fps is None) == (multi is None):
         raise UsageError("give exactly one of --fps RATE and --multi K")
@@ -204,17 +159,28 @@ def convert(
     check_output(input, target, overwrite=overwrite)
     _check_target(target, encoder)
     options = _job_options(encoder, fps=rate, slowmo=None, audio=not no_audio)
-    result, description = _run_video(input, target, model=model, options=options, ray=ray, quiet=quiet)
+    result, description = _run_video(
+        input, target, model=model, placement=placement, options=options, ray=ray, quiet=quiet
+    )
     _report(result, description, quiet=quiet, extra=[])
 
 
-def _run_video(source: Path, target: Path, *, model: ModelOptions, options, ray: str | None, quiet: bool):
+def _run_video(
+    source: Path,
+    target: Path,
+    *,
+    model: ModelOptions,
+    placement: PlacementOptions,
+    options,
+    ray: str | None,
+    quiet: bool,
+):
     """One video here, or across the workers of a Ray cluster (``--ray``): (result, interpolator description)."""
     if ray is not None:
-        from aprvfi_cli.cluster.command import cluster_address, convert_on_ray
+        from aprvfi_cli.cli.ray_runs import convert_on_ray
 
-        return convert_on_ray(source, target, model=model, options=options, address=cluster_address(ray), quiet=quiet)
-    interpolator = _model(model)
+        return convert_on_ray(source, target, model=model, placement=placement, options=options, ray=ray, quiet=quiet)
+    interpolator = load_interpolator(model, placement)
     return _run_one(source, target, options=options, interpolator=interpolator, quiet=quiet), interpolator.describe()
 
 
@@ -227,11 +193,11 @@ def _source_rate(source: Path) -> Fraction:
         return reader.rate
 
 
-@app.command()
-@with_options(model=ModelOptions, encoder=EncoderOptions)
+@with_options(model=ModelOptions, placement=PlacementOptions, encoder=EncoderOptions)
 def batch(
     folder: Annotated[Path, typer.Argument(help="Folder of videos.")],
     model: ModelOptions,
+    placement: PlacementOptions,
     encoder: EncoderOptions,
     fps: Annotated[str | None, typer.Option("--fps", help="Convert every clip to this rate.")] = None,
     slowmo_k: Annotated[str | None, typer.Option("--slowmo", help="Slow every clip down by K.")] = None,
@@ -242,8 +208,6 @@ def batch(
     quiet: Quiet = False,
 ) -> None:
     """Every video in a folder; finished outputs are skipped, so a rerun resumes."""
-    from aprvfi_cli.batch import run_batch
-
     if (fps is None) == (slowmo_k is None):
         raise UsageError("give exactly one of --fps RATE and --slowmo K")
     rate = parse_fps(fps) if fps is not None else None
@@ -254,131 +218,36 @@ def batch(
         raise UsageError(f"not a folder: {folder}")
     options = _job_options(encoder, fps=rate, slowmo=k, audio=rate is not None)
     if ray is not None:  # every clip a task on the cluster's workers
-        from aprvfi_cli.cluster.command import batch_on_ray, cluster_address
+        from aprvfi_cli.cli.ray_runs import batch_on_ray
 
-        failed = batch_on_ray(folder, output_dir, model=model, options=options, address=cluster_address(ray),
-                              recursive=recursive, overwrite=overwrite, quiet=quiet)  # fmt: skip
-        if failed:
-            raise typer.Exit(1)
-        return
+        run = batch_on_ray(folder, output_dir, model=model, placement=placement, options=options, ray=ray,
+                           recursive=recursive, overwrite=overwrite, quiet=quiet)  # fmt: skip
+    else:
+        from aprvfi_cli.engine.folder import run_folder
 
-    def run(source: Path, target: Path, interpolator) -> object:
-        return _run_one(source, target, options=options, interpolator=interpolator, quiet=quiet)
+        def one(source: Path, target: Path, interpolator) -> object:
+            return _run_one(source, target, options=options, interpolator=interpolator, quiet=quiet)
 
-    failed = run_batch(folder, output_dir, retime=options.retime, recursive=recursive, overwrite=overwrite,
-                       quiet=quiet, load=lambda: _model(model), run=run)  # fmt: skip
-    if failed:
+        run = run_folder(folder, output_dir, retime=options.retime, recursive=recursive, overwrite=overwrite,
+                         load=lambda: load_interpolator(model, placement), run=one)  # fmt: skip
+    _report_folder(run, slowmo=k is not None, quiet=quiet)
+    if run.failures:
         raise typer.Exit(1)
 
 
-@app.command()
-@with_options(model=ModelOptions)
-def pair(
-    first: Annotated[Path, typer.Argument(help="First image (PNG, JPEG...).")],
-    second: Annotated[Path, typer.Argument(help="Second image.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output image (.png).")],
-    model: ModelOptions,
-    t: Annotated[float | None, typer.Option("-t", help="Time in (0, 1).")] = None,
-    n: Annotated[int | None, typer.Option("-n", help="N evenly spaced frames.")] = None,
-    route_map: Annotated[
-        Path | None, typer.Option("--route-map", help="Also draw the patches each dynamic block ran (.png).")
-    ] = None,
-    overwrite: Overwrite = False,
-    quiet: Quiet = False,
-) -> None:
-    """Interpolate between two images: one frame at t, or N evenly spaced ones."""
-    from aprvfi_cli.console import note
-    from aprvfi_cli.engine.route_drawing import render_route_map
-    from aprvfi_cli.video.images import image_format, numbered, read_image, write_image
+def _report_folder(run, *, slowmo: bool, quiet: bool) -> None:
+    """The notes and the summary table of a batch (here or on a cluster)."""
+    from aprvfi_cli.cli.console import note, print_table, summary_table
 
-    if t is not None and n is not None:
-        raise UsageError("give -t or -n, not both")
-    if n is not None and n < 1:
-        raise UsageError("-n must be at least 1")
-    times = [t if t is not None else 0.5] if n is None else [k / (n + 1) for k in range(1, n + 1)]
-    if any(not 0 < x < 1 for x in times):
-        raise UsageError("-t must lie strictly between 0 and 1")
-    targets = [output] if len(times) == 1 else numbered(output, len(times))
-    if route_map is not None and len(targets) > 1:
-        raise UsageError("--route-map draws one frame's routing: use -t, not -n")
-    targets += [route_map] if route_map is not None else []
-    for target in targets:
-        image_format(target)  # the image type comes from the name: checked before any work
-    img0, img1 = read_image(first), read_image(second)
-    if img0.shape != img1.shape:
-        raise InputError(f"images differ in size: {img0.shape[1]}x{img0.shape[0]} vs "
-                         f"{img1.shape[1]}x{img1.shape[0]}")  # fmt: skip
-    for target in targets:
-        for source in (first, second):
-            check_output(source, target, overwrite=overwrite)
-    interpolator = _model(model)
-    if route_map is not None:
-        if interpolator.method == "flow-only":
-            raise UsageError("--route-map needs trained APR-VFI weights: flow-only interpolation runs no patches")
-        frame, routed = interpolator.route_map(img0, img1, times[0])
-        frames = [frame, render_route_map(frame, routed, patch_size=interpolator.model.config.patch_size)]
-    else:
-        frames = interpolator.interpolate(img0, img1, times)
-    for target, frame in zip(targets, frames, strict=True):
-        write_image(target, frame)
-    note(f"interpolated with {interpolator.describe()}", quiet=quiet)
-    if not quiet:
-        print("\n".join(str(x) for x in targets))
+    if run.description is not None:
+        note(f"interpolated with {run.description}", quiet=quiet)
+    if slowmo:
+        note("audio dropped (slow motion)", quiet=quiet)
+    print_table(summary_table([(row.name, row.result, row.status) for row in run.rows]))
 
 
-@app.command()
 def info(input: Annotated[Path, typer.Argument(help="Video file.")]) -> None:
     """Streams, exact frame rate (variable or not), duration, frames, format, colour, rotation."""
     from aprvfi_cli.video.probe import probe
 
     print("\n".join(probe(input).lines()))
-
-
-app.command("bench")(bench_command)
-app.command("eval")(eval_command)
-app.add_typer(train_app, name="train")
-app.add_typer(data_app, name="data")
-
-
-def error_line(error: AprvfiError) -> str:
-    """The user's line for a library error: the flag of its subject in front of its domain words."""
-    flag = FLAGS.get(error.subject or "")
-    if flag is None or error.message.startswith(flag):
-        return error.message
-    return f"{flag}: {error.message}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turn every exception into one stderr line and an exit code."""
-    from aprvfi_cli.video.termination import Terminated, terminate_on_signals
-
-    command = typer.main.get_command(app)
-    args = sys.argv[1:] if argv is None else list(argv)
-    try:
-        with terminate_on_signals():  # SIGTERM/SIGHUP/SIGINT unwind, so temporary files go
-            code = command.main(args, prog_name="aprvfi", standalone_mode=False)
-        return code if isinstance(code, int) else 0
-    except Terminated as stop:
-        return _fail(stop.message, stop.exit_code)
-    except AprvfiError as error:
-        return _fail(error_line(error), error.exit_code)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
-    except Exception as error:
-        if hasattr(error, "format_message") and hasattr(error, "exit_code"):  # click's errors
-            return _fail(error.format_message(), error.exit_code)
-        if type(error).__name__ in ("Exit", "Abort"):
-            return getattr(error, "exit_code", 1)
-        return _fail(f"unexpected {type(error).__name__}: {error}", 1)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 1
-
-
-def _fail(message: str, code: int) -> int:
-    text = " ".join(str(message).split())
-    print(f"aprvfi: error: {text}", file=sys.stderr)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
