@@ -1,5 +1,5 @@
 """Help is instant: ``aprvfi --help``, every ``aprvfi COMMAND --help`` and ``--version`` load no torch
-(nor numpy, PyAV, Ray or rich); ``aprvfi`` alone prints its help, not an error line."""
+(nor numpy, PyAV, Ray, rich or pydantic); ``aprvfi`` alone prints its help, not an error line."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ for argv in [["--version"], *([*p, "--help"] for p in paths(typer.main.get_comma
         code = main(argv)
     assert code == 0 and shown.getvalue().strip(), (argv, code)
     print(" ".join(argv))
-heavy = sorted(m for m in ("torch", "numpy", "av", "ray", "rich") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "numpy", "av", "ray", "rich", "pydantic") if m in sys.modules)
 print("loaded:", ",".join(heavy))
 """
 

@@ -10,11 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
+
+
+def _help_flag(option: Any) -> Any:
+    """A help flag that is not given reads False, not None: Typer coerces a None through pydantic,
+    which costs a command's ``--help`` as much again as importing Typer (its parent's flag is read too)."""
+    if option is not None and option.default is None:
+        option.default = False
+    return option
 
 
 class PanelCommand(TyperCommand):
     """A command whose plain help lists its options by panel."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _help_flag(super().get_help_option(ctx))
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         arguments: list[tuple[str, str]] = []
@@ -36,6 +47,13 @@ class PanelCommand(TyperCommand):
                     formatter.write_dl(records)
 
 
+class PanelGroup(TyperGroup):
+    """A group (``aprvfi``, ``aprvfi data``...) whose help flag costs nothing when not given."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _help_flag(super().get_help_option(ctx))
+
+
 class CommandGroup(typer.Typer):
     """``aprvfi`` and each of its groups (``data``, ``train``): ``@group.command()`` adds a command.
 
@@ -44,7 +62,9 @@ class CommandGroup(typer.Typer):
 
     def __init__(self, **settings: Any) -> None:
         settings.setdefault("no_args_is_help", True)
-        super().__init__(rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False, **settings)
+        super().__init__(
+            cls=PanelGroup, rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False, **settings
+        )
 
     def command(self, *args: Any, cls: type[TyperCommand] = PanelCommand, **settings: Any) -> Any:
         return super().command(*args, cls=cls, **settings)
