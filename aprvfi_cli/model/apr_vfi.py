@@ -166,7 +166,7 @@ class APRVFI(nn.Module):
         inside = torch.zeros_like(pair.image0[:, :1])
         inside[..., : pair.size[0], : pair.size[1]] = 1
         levels0, levels1 = _take(pair.context0, release_context), _take(pair.context1, release_context)
-        # Image and 5 context levels along one flow: one plan, read by each (3x faster), and the
+        # Image and 5 context levels along one flow: one plan, read by each (BENCHMARKS §6), and the
         # context splatted only where a block reads it. Flow-only (no context) and a learned flow
         # keep the direct splat, differentiable in the flow too.
         if levels0 and not (torch.is_grad_enabled() and flow0t.requires_grad):
