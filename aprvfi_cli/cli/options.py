@@ -65,6 +65,7 @@ Threads = Annotated[
         "--threads", help="CPU threads (default: $APRVFI_THREADS, else all).", rich_help_panel=PLACEMENT_PANEL
     ),
 ]
+Fps = Annotated[str | None, typer.Option("--fps", help="Target frame rate: 60, 59.94, 60000/1001.")]
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")]

@@ -15,6 +15,7 @@ import typer
 
 from aprvfi_cli.cli.options import (
     EncoderOptions,
+    Fps,
     ModelOptions,
     Output,
     Overwrite,
@@ -49,6 +50,13 @@ def parse_fps(text: str) -> Fraction:
         return parse_rate(text)
     except ValueError as error:
         raise UsageError(f"--fps: {error}") from None
+
+
+def parse_rate_or_factor(fps: str | None, factor: str | None, *, flag: str) -> tuple[Fraction | None, Fraction | None]:
+    """Exactly one of ``--fps RATE`` and ``FLAG K``: (rate, None) or (None, K)."""
+    if (fps is None) == (factor is None):
+        raise UsageError(f"give exactly one of --fps RATE and {flag} K")
+    return (parse_fps(fps), None) if fps is not None else (None, parse_factor(factor, flag=flag))
 
 
 def _job_options(encoder: EncoderOptions, *, fps: Fraction | None, slowmo: Fraction | None, audio: bool):
@@ -137,7 +145,7 @@ def convert(
     model: ModelOptions,
     placement: PlacementOptions,
     encoder: EncoderOptions,
-    fps: Annotated[str | None, typer.Option("--fps", help="Target rate: 60, 59.94, 60000/1001.")] = None,
+    fps: Fps = None,
     multi: Annotated[str | None, typer.Option("--multi", help="Target = source rate x K.")] = None,
     output: Output = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitles.")] = False,
@@ -148,10 +156,7 @@ def convert(
     """Frame-rate conversion: same duration, audio copied and in sync."""
     from aprvfi_cli.video.targets import check_output, default_output, format_rate
 
-    if (fps is None) == (multi is None):
-        raise UsageError("give exactly one of --fps RATE and --multi K")
-    rate = parse_fps(fps) if fps is not None else None
-    k = parse_factor(multi, flag="--multi") if multi is not None else None
+    rate, k = parse_rate_or_factor(fps, multi, flag="--multi")
     _check_input(input)
     if rate is None:
         rate = _source_rate(input) * k
@@ -199,7 +204,7 @@ def batch(
     model: ModelOptions,
     placement: PlacementOptions,
     encoder: EncoderOptions,
-    fps: Annotated[str | None, typer.Option("--fps", help="Convert every clip to this rate.")] = None,
+    fps: Fps = None,
     slowmo_k: Annotated[str | None, typer.Option("--slowmo", help="Slow every clip down by K.")] = None,
     output_dir: Annotated[Path | None, typer.Option("-o", "--output-dir", help="Output folder.")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Include sub-folders.")] = False,
@@ -208,10 +213,7 @@ def batch(
     quiet: Quiet = False,
 ) -> None:
     """Every video in a folder; finished outputs are skipped, so a rerun resumes."""
-    if (fps is None) == (slowmo_k is None):
-        raise UsageError("give exactly one of --fps RATE and --slowmo K")
-    rate = parse_fps(fps) if fps is not None else None
-    k = parse_factor(slowmo_k, flag="--slowmo") if slowmo_k is not None else None
+    rate, k = parse_rate_or_factor(fps, slowmo_k, flag="--slowmo")
     if not folder.exists():
         raise UsageError(f"folder not found: {folder}")
     if not folder.is_dir():
