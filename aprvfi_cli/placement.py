@@ -33,7 +33,7 @@ class Placement:
         device: the torch device.
         dtype: the compute precision: float32 runs without autocast, bfloat16/float16 under it
             (weights stay float32).
-        memory_format: channels_last on CPU (3.5x faster 3x3 convolutions on 2 cores),
+        memory_format: channels_last on CPU (its 3x3 convolutions are several times faster),
             contiguous on CUDA.
         threads: CPU threads torch was set to, or None where torch's default was left alone.
     """
@@ -56,10 +56,9 @@ class Placement:
     def patch_batch(self) -> int:
         """Patches the synthesis runs at a time: few on the CPU, many on a GPU.
 
-        On the CPU 32 patches keep a block's largest map near 23 MB: under glibc's mmap threshold,
-        so the heap reuses it chunk after chunk instead of faulting in fresh pages for every map
-        (2048x1080 static, 2 cores, one session: 23.2 s/pair against 28.3 s with 256 patches,
-        peak RSS 4.6 GB against 5.6 GB). A GPU wants large batches.
+        On the CPU 32 patches keep a block's largest map under glibc's mmap threshold, so the heap
+        reuses it chunk after chunk instead of faulting in fresh pages for every map (faster and
+        smaller: ``docs/BENCHMARKS.md`` §6). A GPU wants large batches.
         """
         return 32 if self.device.type == "cpu" else 256
 
@@ -151,8 +150,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
 def default_threads() -> int | None:
     """CPU threads when none are asked for: ``$APRVFI_THREADS``, else None (torch's default: every core).
 
-    On a quiet 2-core machine 2 threads beat 1 by 1.76x (flow-only 720p: 1.14 vs 2.01 s/pair);
-    on a machine where another process holds a core, ``APRVFI_THREADS=1`` is the way out.
+    Every core is fastest on a quiet machine (``docs/BENCHMARKS.md`` §6); on a machine where
+    another process holds a core, ``APRVFI_THREADS=1`` is the way out.
     """
     value = os.environ.get("APRVFI_THREADS", "").strip()
     if not value:

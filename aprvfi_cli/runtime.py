@@ -8,9 +8,8 @@ import os
 def choose_openmp_wait_policy() -> str | None:
     """Let OpenMP threads sleep instead of spin when the machine's cores are already busy.
 
-    Measured on 2 cores (``aprvfi convert examples/carphone.mp4 --fps 59.94``): with another
-    process holding a core, spinning threads took 65 s and sleeping ones 5.4 s; on a quiet
-    machine sleeping costs 16% (flow-only 720p pair: 1.34 vs 1.15 s). So PASSIVE is chosen only
+    Spinning threads are many times slower when another process holds a core, and sleeping
+    ones a little slower on a quiet machine (``docs/BENCHMARKS.md`` §6). So PASSIVE is chosen only
     when the 1-minute load average shows busy cores, and never over the user's own setting.
     Returns the policy set, or None. Call it before ``import torch``.
     """

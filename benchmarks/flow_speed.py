@@ -26,7 +26,7 @@ import torch
 
 from aprvfi_cli.model import apr_vfi as model_module
 from aprvfi_cli.model import flow as flow_module
-from aprvfi_cli.model.routing import Routing
+from aprvfi_cli.model.routing_policy import Routing
 from aprvfi_cli.model.weights import flow_only_model
 
 PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"

@@ -59,7 +59,7 @@ def main() -> None:
     from aprvfi_cli.cluster.connect import WorkerShape, connect
     from aprvfi_cli.cluster.convert import convert_on_cluster
     from aprvfi_cli.cluster.plan import scan_source
-    from aprvfi_cli.cluster.worker import WorkerPool, resolve_model
+    from aprvfi_cli.cluster.worker import ModelSpec, WorkerPool, resolve_model
     from aprvfi_cli.engine.interpolator import load_model
     from aprvfi_cli.engine.stream import JobOptions, Retime, process_video
 
@@ -69,7 +69,7 @@ def main() -> None:
     start = time.perf_counter()
     plan = scan_source(source, options)
     scan = time.perf_counter() - start
-    spec, description = resolve_model(None, "cpu", "fp32", "apr")
+    spec, description = resolve_model(ModelSpec(None, "cpu", "fp32"))
     print(
         f"clip: {args.frames} frames of 352x288 at 29.97 fps -> 59.94 fps ({len(plan.outputs)} frames), {description}"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from conftest import assert_one_error, make_clip, pattern
 
 from aprvfi_cli import __version__
-from aprvfi_cli.placement import cpu_flags, cpu_has_native_bf16
 from aprvfi_cli.video.images import read_image, write_image
 
 
@@ -98,21 +96,6 @@ def test_every_command_is_registered(cli) -> None:
         assert f" {command} " in result.out, command
 
 
-def test_bench_is_a_command(cli, tmp_path: Path) -> None:
-    out = tmp_path / "speed.json"
-    result = cli("bench", "--preset", "tiny", "--sizes", "64x48", "--repeats", "1", "--device", "cpu", "--json", out)
-    assert result.code == 0, result.err
-    report = json.loads(out.read_text())
-    # --precision auto: bf16 where the CPU computes it natively (AVX512-BF16, AMX), else fp32
-    expected = "bf16" if cpu_has_native_bf16(cpu_flags()) else "fp32"
-    assert report["preset"] == "tiny" and report["precision"] == expected
-    assert report["sizes"]["64x48"]["time_apr_s"] > 0
-    assert_one_error(cli("bench", "--sizes", "64"), 2, "--sizes")
-    assert_one_error(cli("bench", "--preset", "huge"), 2, "--preset")
-    assert_one_error(cli("bench", "--preset", "tiny", "--route", "0.5"), 2, "--route")
-    assert_one_error(cli("bench", "--bogus"), 2, "bogus")
-
-
 def test_entry_point_subprocess(tmp_path: Path, clips, weights_dir: Path) -> None:
     """The real process: exit codes and a single stderr line, no traceback."""
     env = {"APRVFI_WEIGHTS_DIR": str(weights_dir), "PATH": "/usr/bin:/bin"}
@@ -137,7 +120,7 @@ def test_image_round_trip(tmp_path: Path, dtype) -> None:
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch, capsys) -> None:
-    from aprvfi_cli.console import progress_bar
+    from aprvfi_cli.cli.console import progress_bar
 
     with progress_bar("clip", quiet=False) as update:
         assert update is None  # pytest's stderr is not a terminal

@@ -12,9 +12,8 @@ from conftest import assert_one_error, pattern
 
 from aprvfi_cli.engine.interpolator import load_model
 from aprvfi_cli.eval.evaluate import method_interpolators, predict
-from aprvfi_cli.model import APRVFI, ModelConfig, Routing
-from aprvfi_cli.model.weights import resolve_weights, save_weights
-from aprvfi_cli.placement import cpu_flags, cpu_has_native_bf16, resolve_placement
+from aprvfi_cli.model import APRVFI, ModelConfig
+from aprvfi_cli.model.weights import save_weights
 from aprvfi_cli.video.images import read_image, write_image
 
 
@@ -46,18 +45,14 @@ def test_eval_frame_equals_the_pair_frame(cli, tmp_path, frames, trained, weight
     out = tmp_path / "mid.png"
     result = cli("pair", *frames, "-o", out, "--weights", weights, "--route", route, "--device", "cpu")
     assert result.code == 0, result.err
-    model, origin = resolve_weights(weights)
-    interpolators = method_interpolators(
-        model, origin, placement=resolve_placement("cpu", "auto"), routing=Routing.parse("apr"), methods=(method,)
-    )
+    interpolators = method_interpolators(load_model(weights, "cpu", "auto"), methods=(method,))
     made = predict(interpolators[method], read_image(frames[0]), read_image(frames[1]))
     assert np.array_equal(made.frame, read_image(out))
 
 
 def test_eval_uses_the_placement_and_patch_chunks_of_convert(trained: Path) -> None:
     served = load_model(trained, "cpu", "auto")
-    model, origin = resolve_weights(trained)
-    scored = method_interpolators(model, origin, placement=served.placement, routing=served.routing)["apr"]
+    scored = method_interpolators(served)["apr"]
     assert scored.placement == served.placement and scored.max_patches == served.max_patches
     assert scored.model.synthesis.blocks[0].encode0[0][0].weight.is_contiguous(memory_format=torch.channels_last)
 
@@ -67,12 +62,11 @@ def test_eval_accepts_an_ebme_file_and_reports_one_line_errors(cli, tmp_path: Pa
         write_image(tmp_path / f"frame_{i}.png", pattern(i, width=64, height=48))
     out = tmp_path / "scores.json"
     ebme = weights_dir / "ebme-bi-flownet.pkl"
-    result = cli("eval", tmp_path, "--weights", ebme, "--device", "cpu", "--json", out, "--methods", "flow-only,apr")
+    result = cli("eval", tmp_path, "--weights", ebme, "--device", "cpu", "--precision", "fp32", "--json", out,
+                 "--methods", "flow-only,apr")  # fmt: skip
     assert result.code == 0, result.err
     report = json.loads(out.read_text())
-    # --precision auto: bf16 where the CPU computes it natively (AVX512-BF16, AMX), else fp32
-    expected = "bf16" if cpu_has_native_bf16(cpu_flags()) else "fp32"
-    assert "flow-only" in report["weights"] and report["device"].startswith(f"cpu, {expected}")
+    assert "flow-only" in report["weights"] and report["device"].startswith("cpu, fp32")
     assert report["methods"]["apr"]["psnr"] == pytest.approx(report["methods"]["flow-only"]["psnr"])
     assert_one_error(cli("eval", tmp_path, "--weights", tmp_path / "none.pt"), 2, "--weights", "not found")
     assert_one_error(cli("eval", tmp_path, "--methods", "magic"), 2, "--methods")

@@ -11,7 +11,7 @@ import typer
 from conftest import make_clip, pattern
 from typer.testing import CliRunner
 
-from aprvfi_cli.eval.command import eval_command
+from aprvfi_cli.cli.eval_command import evaluate
 from aprvfi_cli.eval.metrics import psnr
 from aprvfi_cli.eval.sets import open_eval_set
 from aprvfi_cli.video.images import write_image
@@ -60,7 +60,7 @@ def test_video_triplets_skip_cuts_and_duplicates(tmp_path: Path) -> None:
 def test_eval_command_scores_baselines_and_model(tmp_path: Path, use_weights: Path) -> None:
     root = vimeo(tmp_path / "data", sequences=2)
     app = typer.Typer()
-    app.command()(eval_command)
+    app.command()(evaluate)
     out = tmp_path / "scores.json"
     result = CliRunner().invoke(app, [str(root), "--json", str(out), "--device", "cpu"])
     assert result.exit_code == 0, result.output
@@ -80,7 +80,7 @@ def test_eval_command_scores_baselines_and_model(tmp_path: Path, use_weights: Pa
 
 def test_eval_command_rejects_an_empty_folder(tmp_path: Path) -> None:
     app = typer.Typer()
-    app.command()(eval_command)
+    app.command()(evaluate)
     result = CliRunner().invoke(app, [str(tmp_path)])
     assert result.exit_code != 0
 

@@ -1,4 +1,5 @@
-"""The layout is the architecture: no module imports a layer above its own (function-level imports included)."""
+"""The layout is the architecture: no module imports a layer above its own (function-level imports included),
+and only the command line (``aprvfi_cli/cli/``) imports Typer or writes to the terminal with rich."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "aprvfi_cli"
 # lower imports nothing higher; equal ranks only within a unit or for the pairs below
 RANK = {
     "errors": 0, "runtime": 0,
-    "placement": 1, "options": 1, "ops": 1,
+    "placement": 1, "ops": 1,
     "model": 2, "video": 2,
     "engine": 3, "data": 3,
     "eval": 4, "train": 4,
-    "batch": 5, "console": 5, "cluster": 5,
+    "cluster": 5,
     "cli": 6,
 }  # fmt: skip
-SIBLINGS = {("train", "eval"), ("batch", "console"), ("cluster", "batch"), ("cluster", "console")}
+SIBLINGS = {("train", "eval")}
+TERMINAL = ("typer", "rich", "click")  # the command line's own libraries
 
 
 def unit(module: str) -> str:
@@ -26,13 +28,13 @@ def unit(module: str) -> str:
     return parts[1] if len(parts) > 1 else "aprvfi_cli"
 
 
-def imports(path: Path) -> set[str]:
+def imports(path: Path, prefix: tuple[str, ...] = ("aprvfi_cli",)) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("aprvfi_cli"):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(prefix):
             found.add(node.module)
         elif isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names if alias.name.startswith("aprvfi_cli")}
+            found |= {alias.name for alias in node.names if alias.name.startswith(prefix)}
     return found
 
 
@@ -48,4 +50,13 @@ def test_no_module_imports_a_layer_above() -> None:
             allowed = RANK[target] < RANK[source] or (source, target) in SIBLINGS
             if not allowed:
                 wrong.append(f"{module} imports {target}")
+    assert not wrong, wrong
+
+
+def test_only_the_command_line_imports_typer_or_rich() -> None:
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "cli" in path.relative_to(PACKAGE).parts[:1]:
+            continue
+        wrong += [f"{path.relative_to(PACKAGE)} imports {name}" for name in sorted(imports(path, TERMINAL))]
     assert not wrong, wrong

@@ -8,7 +8,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 from aprvfi_cli.model.patch_context import WarpedContext
-from aprvfi_cli.model.routing import route_decisions
+from aprvfi_cli.model.routing_policy import route_decisions
 from aprvfi_cli.ops.patches import all_patches
 
 

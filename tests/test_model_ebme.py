@@ -12,7 +12,7 @@ from aprvfi_cli.eval.metrics import psnr, to_uint8
 from aprvfi_cli.eval.middlebury import middlebury_triplets
 from aprvfi_cli.model import APRVFI, ModelConfig, WeightsError, load_ebme_flow
 from aprvfi_cli.model.ebme import load_strict, map_ebme_keys
-from aprvfi_cli.model.routing import Routing
+from aprvfi_cli.model.routing_policy import Routing
 from aprvfi_cli.model.weights import ebme_flow_weights, flow_only_model, load_weights, resolve_weights, save_weights
 
 MIDDLEBURY = Path(__file__).resolve().parents[2] / "shared" / "data" / "middlebury_other"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction as F
 from pathlib import Path
 
+import av
 import pytest
 from conftest import assert_one_error, make_clip, pattern
 
@@ -52,6 +53,18 @@ def test_odd_size_names_the_way_out(cli, tmp_path) -> None:
     result = cli("convert", source, "--fps", "60", "--pix-fmt", "yuv420p", "-o", tmp_path / "o.mkv")
     assert_one_error(result, 2, "--pix-fmt", "65x49", "yuv444p")
     assert leftovers(tmp_path) == ["odd.mkv"]
+
+
+def test_odd_sized_rgb_source_with_default_options_works(cli, tmp_path) -> None:
+    """Issue 20: a 321x241 RGB (ffv1 bgr0) source exited 2 about --pix-fmt, an option never given."""
+    source = make_clip(tmp_path / "rgb.mkv", frames=3, width=321, height=241, pix_fmt="bgr0", codec="ffv1")
+    result = cli("convert", source, "--fps", "60")
+    assert result.code == 0, result.err
+    notes = [line for line in result.err_lines if "321x241" in line]
+    assert len(notes) == 1 and notes[0].startswith("aprvfi: note:") and "yuv444p" in notes[0], result.err
+    with av.open(str(tmp_path / "rgb.60fps.mkv")) as container:  # the MKV's own container and name
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.codec_context.pix_fmt) == (321, 241, "yuv444p")
 
 
 def test_pair_writes_the_format_its_name_says(cli, tmp_path) -> None:

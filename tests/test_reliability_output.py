@@ -104,15 +104,23 @@ def test_unknown_output_extension_is_a_usage_error(tmp_path, name) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_odd_size_with_420_says_why(tmp_path) -> None:
-    """Defect 10: odd-sized 4:2:0 gave "Generic error in an external library"."""
+def test_odd_size_is_encoded_in_444_and_says_so(tmp_path) -> None:
+    """Defect 10: odd-sized 4:2:0 gave "Generic error in an external library"; an odd-sized source
+    is now encoded in 4:4:4 (as ffmpeg chooses), with a note, and only a 4:2:0 asked for is refused."""
+    settings = EncodeSettings(pix_fmt="yuv420p")
     with pytest.raises(UsageError, match=r"even.*65x49.*yuv444p"):
-        VideoWriter(tmp_path / "o.mp4", width=65, height=49, rate=F(30), time_base=F(1, 30), settings=EncodeSettings())
+        VideoWriter(tmp_path / "o.mp4", width=65, height=49, rate=F(30), time_base=F(1, 30), settings=settings)
     assert list(tmp_path.iterdir()) == []
-    settings = EncodeSettings(pix_fmt="yuv444p")  # the suggested way out works
-    with VideoWriter(tmp_path / "o.mp4", width=65, height=49, rate=F(30), time_base=F(1, 30), settings=settings) as w:
-        w.write(np.zeros((49, 65, 3), np.uint8), F(0))
+    with VideoWriter(tmp_path / "o.mp4", width=65, height=49, rate=F(30), time_base=F(1, 30),
+                     settings=EncodeSettings()) as writer:  # fmt: skip
+        writer.write(np.zeros((49, 65, 3), np.uint8), F(0))
+    assert writer.pix_fmt == "yuv444p" and any("65x49" in note and "yuv444p" in note for note in writer.notes)
     assert len(read_video(tmp_path / "o.mp4")[0]) == 1
+    if "libsvtav1" in av.codecs_available:  # an encoder with no 4:4:4: the error names the codec, not --pix-fmt
+        with pytest.raises(UsageError, match=r"65x49.*libsvtav1.*4:4:4") as refused:
+            VideoWriter(tmp_path / "a.mkv", width=65, height=49, rate=F(30), time_base=F(1, 30),
+                        settings=EncodeSettings(codec="libsvtav1"))  # fmt: skip
+        assert refused.value.subject == "codec"
 
 
 def test_integer_slowmo_output_lasts_k_times(flow_only, tmp_path) -> None:

@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from conftest import make_clip
 from typer.testing import CliRunner
 
+from aprvfi_cli.cli.data_commands import data_app
+from aprvfi_cli.cli.train_command import train_app
 from aprvfi_cli.data.holdout import sha256_file
 from aprvfi_cli.model.weights import load_weights
-from aprvfi_cli.train.command import data_app, train_app
 from aprvfi_cli.video.images import write_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -112,9 +113,7 @@ def test_a_terminated_background_run_leaves_a_checkpoint(tmp_path: Path) -> None
     # must not lose the steps since the last timed checkpoint
     cache = fake_cache(tmp_path / "cache")
     run = tmp_path / "run"
-    script = (
-        "import sys; from aprvfi_cli.train.command import train_app; train_app(sys.argv[1:], prog_name='aprvfi train')"
-    )
+    script = "import sys; from aprvfi_cli.cli import main; sys.exit(main(['train', *sys.argv[1:]]))"
     args = ["--run-dir", str(run), "--cache", str(cache), "--preset", "tiny", "--stages", "2", "--steps", "100000"]
     args += ["--crop", "32", "--batch-size", "2", "--workers", "0", "--init", "none", "--threads", "1"]
     args += ["--validate-every", "0", "--log-every", "1", "--no-progress"]

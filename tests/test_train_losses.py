@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aprvfi_cli.train.losses import LossWeights, census_loss, charbonnier, harm_loss, route_loss, total_loss
-from aprvfi_cli.train.route_target import patch_difficulty, reference_route_map
+from aprvfi_cli.train.reference_routes import patch_difficulty, reference_route_map
 
 
 def test_charbonnier_known_values() -> None:

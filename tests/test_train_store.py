@@ -13,15 +13,16 @@ from conftest import make_clip
 from test_train_command import fake_cache
 from typer.testing import CliRunner
 
+from aprvfi_cli.cli.data_commands import data_app
+from aprvfi_cli.cli.train_command import train_app
 from aprvfi_cli.data.store import Store, StoreSettings, split_clip
 from aprvfi_cli.eval.paired import PairedGain
 from aprvfi_cli.eval.sets import open_eval_set
 from aprvfi_cli.model import ModelConfig
 from aprvfi_cli.model.weights import flow_only_model, read_weights
 from aprvfi_cli.train.augment import AugmentConfig, augment_with_flow
-from aprvfi_cli.train.command import data_app, train_app
 from aprvfi_cli.train.selection import BestDev, weight_average
-from aprvfi_cli.train.store_batches import CellPool, StoreBatches, StoreSampling
+from aprvfi_cli.train.store_crops import CellPool, StoreBatches, StoreSampling
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

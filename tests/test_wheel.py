@@ -52,11 +52,36 @@ def test_the_wheel_holds_every_module_and_the_weights(wheel: Path) -> None:
     assert {f"aprvfi_cli/weights/{name}" for name in shipped} <= names  # aprvfi-default.pt too, once it ships
 
 
-def test_installed_wheel_runs_the_readme_command(wheel: Path, tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    made = run(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv, cwd=tmp_path)
+def child_venv(venv: Path) -> Path:
+    """A fresh virtual environment that sees the packages this interpreter sees (torch, PyAV...),
+    behind its own; returns its python.
+
+    ``--system-site-packages`` would not do inside a venv: the child is made from the base
+    interpreter and would see the base's site-packages, not this venv's. So the child lists this
+    interpreter's site-packages folders in a ``.pth`` file instead (as plain paths: their ``.pth``
+    files, an editable install of aprvfi among them, are not read).
+    """
+    made = run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=venv.parent)
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
+    own = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=venv.parent)
+    seen = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+    (Path(own.stdout.strip()) / "parent-site-packages.pth").write_text("".join(f"{p}\n" for p in seen))
+    return python
+
+
+def test_the_child_venv_sees_this_interpreters_packages(tmp_path: Path) -> None:
+    python = child_venv(tmp_path / "venv")
+    found = run(python, "-c", "import typer, av; print(typer.__file__)", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    import typer
+
+    assert Path(found.stdout.strip()) == Path(typer.__file__)
+
+
+def test_installed_wheel_runs_the_readme_command(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    python = child_venv(venv)
     # --ignore-installed: the venv gets its own copy; the editable install outside it is left alone
     installed = run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index",
                     "--ignore-installed", wheel, cwd=tmp_path)  # fmt: skip

@@ -27,24 +27,24 @@ RETRIES = 3
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The model every worker loads: a weights file resolved on the driver (None: the default),
-    the user's device and precision words, the routing policy."""
+    """The model every worker loads: :func:`~aprvfi_cli.engine.interpolator.load_model`'s words
+    (a weights file, None: the default; the user's device and precision words; the route)."""
 
     weights: Path | None
     device: str = "auto"
     precision: str = "auto"
-    route: str = "apr"
+    route: str | None = None
 
 
-def resolve_model(weights: Path | None, device: str, precision: str, route: str) -> tuple[ModelSpec, str]:
+def resolve_model(spec: ModelSpec) -> tuple[ModelSpec, str]:
     """Check the model on the driver before any work (errors are the local run's) and fix the
     weights file every worker loads; returns the spec and the interpolator's description."""
     from aprvfi_cli.engine.interpolator import load_model
 
-    checked = load_model(weights, "cpu", "fp32", route=route)  # the workers' device may not exist here
-    path = checked.origin.path if checked.origin.path is not None else weights
+    checked = load_model(spec.weights, "cpu", "fp32", route=spec.route)  # the workers' device may not exist here
+    path = checked.origin.path if checked.origin.path is not None else spec.weights
     # the weights only: each worker decides its own device, precision and threads
-    return ModelSpec(path, device, precision, route), checked.origin.describe()
+    return replace(spec, weights=path), checked.origin.describe()
 
 
 class RenderWorker:

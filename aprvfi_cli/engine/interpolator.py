@@ -46,7 +46,7 @@ class Interpolator:
     ) -> None:
         self.placement = placement or Placement.cpu()
         self.method: Method = method
-        self.routing = routing if routing is not None else Routing(mode="apr")
+        self.routing = routing if routing is not None else Routing()
         self.max_patches = max_patches or self.placement.patch_batch
         self.origin = origin or Origin(method=method, path=None)
         self.model = self.placement.to(model.eval())
@@ -193,9 +193,11 @@ class Interpolator:
         return self.to_images(frames[0], img0.dtype)[0], maps[0][0].cpu().numpy()
 
 
-def parse_routing(route: str, *, dynamic_blocks: int | None = None) -> Routing:
-    """``apr``, ``static`` or keep ratios ``0.1,0.4,0.6,0.9``; with ``dynamic_blocks``, the keep
-    ratios must number that many. Raises :class:`UsageError` (subject ``route``)."""
+def parse_routing(route: str | None, *, dynamic_blocks: int | None = None) -> Routing:
+    """``apr``, ``static`` or keep ratios ``0.1,0.4,0.6,0.9`` (None: the default policy, ``apr``); with
+    ``dynamic_blocks``, the keep ratios must number that many. Raises :class:`UsageError` (subject ``route``)."""
+    if route is None:
+        return Routing()
     try:
         routing = Routing.parse(route)
     except ValueError as error:
@@ -214,7 +216,7 @@ def load_model(
     device: str = "auto",
     precision: str = "auto",
     *,
-    route: str = "apr",
+    route: str | None = None,
     max_patches: int | None = None,
     threads: int | None = None,
 ) -> Interpolator:
@@ -223,14 +225,14 @@ def load_model(
     ``weights``: an aprvfi weights file, or an EBME ``bi-flownet.pkl`` (flow-only). None: the
     shipped default APR-VFI weights if any, else flow-only with the shipped EBME flow weights.
     ``device``: auto, cpu or cuda; ``precision``: auto, fp32, bf16 or fp16.
+    ``route``: apr, static or keep ratios, one per dynamic block of the network (None: apr).
     ``threads``: CPU threads for torch (>= 1; None: ``$APRVFI_THREADS``, else torch's default).
     Raises :class:`ModelError` / :class:`UsageError` with a one-line message.
     """
     placement = resolve_placement(device, precision, threads)
     parse_routing(route)  # a bad route is a usage error before the weights load
     model, origin = resolve_weights(weights)
-    # flow-only never routes, so only a synthesising model needs one keep ratio per dynamic block
-    routing = parse_routing(route, dynamic_blocks=model.config.num_dynamic_blocks if origin.method == "model" else None)
+    routing = parse_routing(route, dynamic_blocks=model.config.num_dynamic_blocks)
     return Interpolator(
         model,
         method=origin.method,

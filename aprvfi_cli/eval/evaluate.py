@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from aprvfi_cli.engine.interpolator import Interpolator
 from aprvfi_cli.eval.metrics import psnr
@@ -24,8 +23,6 @@ from aprvfi_cli.eval.middlebury import Triplet
 from aprvfi_cli.eval.paired import PairedGain
 from aprvfi_cli.eval.ssim import ssim
 from aprvfi_cli.model import Routing
-from aprvfi_cli.model.weights import Origin
-from aprvfi_cli.placement import Placement
 
 METHODS = ("repeat", "average", "flow-only", "static", "apr")
 MODEL_METHODS = ("flow-only", "static", "apr")
@@ -92,29 +89,23 @@ class EvalReport:
         }
 
 
-def method_interpolators(
-    model: torch.nn.Module,
-    origin: Origin,
-    *,
-    placement: Placement,
-    routing: Routing,
-    methods: Iterable[str] = MODEL_METHODS,
-    max_patches: int | None = None,
-) -> dict[str, Interpolator]:
-    """One :class:`Interpolator` per model method, all sharing ``model`` on ``placement``.
+def method_interpolators(loaded: Interpolator, *, methods: Iterable[str] = MODEL_METHODS) -> dict[str, Interpolator]:
+    """One :class:`Interpolator` per model method, all sharing ``loaded``'s model, placement and
+    patch chunks (``loaded`` comes from :func:`~aprvfi_cli.engine.interpolator.load_model`);
+    ``apr`` routes as ``loaded`` does.
 
     With flow-only weights (no trained synthesis), ``static`` and ``apr`` run the untrained
     synthesis head, whose output is the flow-only frame.
     """
-    policies = {"flow-only": None, "static": Routing(mode="static"), "apr": routing}
+    policies = {"flow-only": None, "static": Routing(mode="static"), "apr": loaded.routing}
     return {
         name: Interpolator(
-            model,
+            loaded.model,
             method="flow-only" if policies[name] is None else "model",
-            placement=placement,
+            placement=loaded.placement,
             routing=policies[name],
-            max_patches=max_patches,
-            origin=origin,
+            max_patches=loaded.max_patches,
+            origin=loaded.origin,
         )
         for name in MODEL_METHODS
         if name in methods

@@ -1,32 +1,23 @@
-"""Speed and FLOPs of the model, static vs APR, at the paper's resolutions.
+"""Speed and FLOPs of the model, static vs APR, at the paper's resolutions (``aprvfi bench``).
 
-``aprvfi bench`` is :func:`bench_command`; ``benchmarks/model_speed.py`` runs it through
-:func:`main`. Everything runs in one process: for each size, a warm-up, then every mode (flow-only,
-static, APR at the config's keep ratios, APR at the dial's ratios, RIFE 4.0 when installed)
-interleaved so that machine load affects all alike; the median of the repeats is reported.
+For each size, a warm-up, then every mode (flow-only, static, APR, APR at the dial's keep ratios,
+RIFE 4.0 when installed) interleaved so that machine load affects all alike; the median of the
+repeats is reported.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 import torch
-import typer
-from rich.console import Console
-from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
-from aprvfi_cli.errors import UsageError
-from aprvfi_cli.eval.rife_peer import load_rife, rife_available
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
-from aprvfi_cli.options import MODEL_PANEL, PlacementOptions, with_options
-from aprvfi_cli.placement import Placement, resolve_placement
+from aprvfi_cli.placement import Placement
 
 
 @dataclass(frozen=True)
@@ -64,15 +55,11 @@ class SpeedResult:
     modes: tuple[ModeResult, ...] = ()
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"2048x1080"`` -> (2048, 1080); :class:`UsageError` for anything else."""
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--sizes: a size looks like 2048x1080, got {text!r}") from None
-    if width < 1 or height < 1:
-        raise UsageError(f"--sizes: width and height must be positive, got {text!r}")
-    return width, height
+def timed_routing(routing: Routing, config: ModelConfig) -> Routing:
+    """The routing the ``apr`` row times for the user's ``routing``: for ``apr`` (the router's own
+    decisions), the keep ratios the router is trained to (the config's), because the timed input is
+    noise, on which the router's choices mean nothing; ``static`` and keep ratios as they are."""
+    return Routing(mode="keep", keep_ratios=config.keep_ratios) if routing.mode == "apr" else routing
 
 
 def _timed(run: Callable[[], None], placement: Placement) -> float:
@@ -166,7 +153,7 @@ def measure(
             return model.estimate(img0, img1)
 
     def mean_kept(routing: Routing) -> float:
-        return sum(routing.keep_ratios or ()) / max(dynamic, 1)
+        return 1.0 if routing.mode == "static" else sum(routing.keep_ratios or ()) / max(dynamic, 1)
 
     runners: dict[str, tuple[float | None, Callable[[], object]]] = {
         "flow-only": (None, flow_only),
@@ -208,111 +195,3 @@ def measure(
         time_flow_s=statistics.median(times["flow+context"]),
         modes=modes,
     )
-
-
-def render(results: list[SpeedResult], *, placement: Placement, routing_apr: Routing) -> Table:
-    """One table: a row per (size, mode), with time and FLOPs relative to static."""
-    table = Table(title=f"APR-VFI speed on {placement.describe()} (apr: keep ratios {routing_apr.keep_ratios})")
-    for column in ("size", "mode", "patches run", "TFLOPs", "s/pair", "time/static", "FLOPs/static", "peak GB"):
-        table.add_column(column, justify="right")
-    for r in results:
-        for m in r.modes:
-            table.add_row(
-                f"{r.width}x{r.height}",
-                m.mode,
-                "-" if m.kept is None else f"{m.kept:.2f}",
-                f"{m.flops / 1e12:.3f}",
-                f"{m.time_s:.3f}",
-                f"{m.time_s / r.time_static_s:.3f}",
-                f"{m.flops / r.flops_static:.3f}",
-                "-" if m.peak_bytes is None else f"{m.peak_bytes / 1e9:.2f}",
-            )
-    return table
-
-
-@with_options(placement_words=PlacementOptions)
-def bench_command(
-    placement_words: PlacementOptions,
-    sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated WxH list.")] = "2048x1080,1280x720",
-    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed runs per mode (median).")] = 3,
-    preset: Annotated[str, typer.Option("--preset", help="Model preset: paper or tiny.")] = "paper",
-    weights: Annotated[
-        Path | None,
-        typer.Option("--weights", help="Weights file (default: random, of --preset).", rich_help_panel=MODEL_PANEL),
-    ] = None,
-    route: Annotated[str | None, typer.Option("--route", help="APR keep ratios (default: the config's).")] = None,
-    dial: Annotated[
-        str, typer.Option("--dial", help="Also APR with every dynamic block at each of these keep ratios.")
-    ] = "0.2,0.8",
-    peers: Annotated[bool, typer.Option("--peers/--no-peers", help="Time RIFE 4.0 too, when installed.")] = True,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers as JSON.")] = None,
-) -> None:
-    """Speed, FLOPs and peak memory of flow-only, static and APR (the keep-ratio dial), beside RIFE 4.0."""
-    from aprvfi_cli.engine.interpolator import parse_routing
-    from aprvfi_cli.model.weights import resolve_weights
-
-    frame_sizes = [parse_size(part) for part in sizes.split(",")]
-    if preset not in ("paper", "tiny"):
-        raise UsageError(f"--preset must be paper or tiny, got {preset!r}")
-    placement = resolve_placement(placement_words.device, placement_words.precision, placement_words.threads)
-    # speed does not depend on the weights' values: random ones of the preset unless a file is given
-    model = resolve_weights(weights)[0] if weights is not None else APRVFI(ModelConfig.preset(preset))
-    config = model.config
-    if route is None:
-        routing_apr = Routing(mode="keep", keep_ratios=config.keep_ratios)
-    else:
-        routing_apr = parse_routing(route, dynamic_blocks=config.num_dynamic_blocks)
-        if routing_apr.mode != "keep":
-            raise UsageError(f"--route: keep ratios such as 0.1,0.4,0.6,0.9, got {route!r}")
-    try:
-        dial_ratios = tuple(float(part) for part in dial.split(",") if part.strip())
-    except ValueError:
-        raise UsageError(f"--dial: keep ratios such as 0.2,0.8, got {dial!r}") from None
-    if any(not 0.0 <= ratio <= 1.0 for ratio in dial_ratios):
-        raise UsageError(f"--dial: keep ratios lie in [0, 1], got {dial!r}")
-    model = placement.to(model.eval())
-    rife = None
-    if peers and rife_available():
-        rife_network = load_rife(placement.device)
-        rife = lambda a, b: rife_network(a.float(), b.float())  # noqa: E731 - RIFE runs in fp32 as shipped
-    results = [
-        measure(
-            model,
-            width=w,
-            height=h,
-            placement=placement,
-            repeats=repeats,
-            routing_apr=routing_apr,
-            dial=dial_ratios,
-            rife=rife,
-        )
-        for w, h in frame_sizes
-    ]
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)  # a piped table keeps its columns readable
-    console.print(render(results, placement=placement, routing_apr=routing_apr))
-    if json_out is not None:
-        payload = {
-            "device": str(placement.device),
-            "precision": placement.precision,
-            "threads": torch.get_num_threads(),
-            "preset": config.name,
-            "keep_ratios": list(routing_apr.keep_ratios or ()),
-            "sizes": {f"{r.width}x{r.height}": asdict(r) for r in results},
-        }
-        json_out.write_text(json.dumps(payload, indent=2) + "\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``bench_command`` outside the ``aprvfi`` app (``benchmarks/model_speed.py``); returns the exit code.
-
-    Library errors propagate (as :class:`AprvfiError`); option errors print Typer's message.
-    """
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(bench_command)
-    try:  # standalone mode shows option errors and ends every run with SystemExit(code)
-        typer.main.get_command(app).main(argv, prog_name="aprvfi bench")
-    except SystemExit as done:
-        return int(done.code or 0)
-    return 0

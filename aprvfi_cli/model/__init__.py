@@ -3,7 +3,7 @@
 from aprvfi_cli.model.apr_vfi import APRVFI, PairState, SynthesisOutput, WarpedPair
 from aprvfi_cli.model.config import ModelConfig
 from aprvfi_cli.model.ebme import WeightsError, load_ebme_flow
-from aprvfi_cli.model.routing import Routing, route_decisions
+from aprvfi_cli.model.routing_policy import Routing, route_decisions
 
 __all__ = [
     "APRVFI",

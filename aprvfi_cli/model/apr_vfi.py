@@ -15,8 +15,8 @@ from aprvfi_cli.model.config import ModelConfig
 from aprvfi_cli.model.context import ContextNet
 from aprvfi_cli.model.flow import BidirectionalFlow
 from aprvfi_cli.model.patch_context import ContextPatches, SplatContext, WarpedContext
-from aprvfi_cli.model.router import Router
-from aprvfi_cli.model.routing import Routing, route_decisions
+from aprvfi_cli.model.router_net import Router
+from aprvfi_cli.model.routing_policy import Routing, route_decisions
 from aprvfi_cli.model.synthesis import SynthesisNet
 from aprvfi_cli.ops.layout import cat_channels
 from aprvfi_cli.ops.padding import pad_to_multiple
@@ -166,7 +166,7 @@ class APRVFI(nn.Module):
         inside = torch.zeros_like(pair.image0[:, :1])
         inside[..., : pair.size[0], : pair.size[1]] = 1
         levels0, levels1 = _take(pair.context0, release_context), _take(pair.context1, release_context)
-        # Image and 5 context levels along one flow: one plan, read by each (3x faster), and the
+        # Image and 5 context levels along one flow: one plan, read by each (BENCHMARKS §6), and the
         # context splatted only where a block reads it. Flow-only (no context) and a learned flow
         # keep the direct splat, differentiable in the flow too.
         if levels0 and not (torch.is_grad_enabled() and flow0t.requires_grad):

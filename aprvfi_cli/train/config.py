@@ -10,7 +10,7 @@ from aprvfi_cli.train.dataset import DataConfig
 from aprvfi_cli.train.losses import LossWeights
 from aprvfi_cli.train.resident import ResidentSampling
 from aprvfi_cli.train.schedule import LRSchedule
-from aprvfi_cli.train.store_batches import StoreSampling
+from aprvfi_cli.train.store_crops import StoreSampling
 
 
 @dataclass(frozen=True)

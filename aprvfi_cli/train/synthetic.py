@@ -271,3 +271,17 @@ def synthetic_triplet(photos: list[Tensor], config: SyntheticConfig, rng: np.ran
     """Draw layers and t from ``rng`` and render (the whole recipe, deterministic in ``rng``)."""
     layers = sample_layers(rng, config, [tuple(p.shape[-2:]) for p in photos])
     return render_triplet(photos, layers, t=draw_t(rng, config), size=(config.height, config.width))
+
+
+def synthetic_triplet_uint8(
+    photos: list[np.ndarray], size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """A layered synthetic triplet as (frame0, truth, frame1) uint8 (size, size, 3) and its t: the
+    store's renderer (``render_synthetic`` of :func:`aprvfi_cli.data.store.build_store`)."""
+    tensors = [torch.from_numpy(p).permute(2, 0, 1).float() / 255 for p in photos]
+    triplet = synthetic_triplet(tensors, SyntheticConfig(height=size, width=size, max_motion=size * 3 / 8), rng)
+
+    def to_uint8(frame: Tensor) -> np.ndarray:
+        return (frame.permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+
+    return to_uint8(triplet.frame0), to_uint8(triplet.frame_t), to_uint8(triplet.frame1), float(triplet.t)

@@ -32,11 +32,11 @@ from aprvfi_cli.train.checkpoint import Progress, load_checkpoint, save_checkpoi
 from aprvfi_cli.train.config import StageConfig, TrainConfig, stage_data
 from aprvfi_cli.train.dataset import Material, Sample, StepBatches, load_material, validation_samples
 from aprvfi_cli.train.losses import LossTerms, total_loss
+from aprvfi_cli.train.reference_routes import patch_difficulty, reference_route_map
 from aprvfi_cli.train.resident import ResidentBatches, ResidentData
-from aprvfi_cli.train.route_target import patch_difficulty, reference_route_map
 from aprvfi_cli.train.schedule import apply_lr
 from aprvfi_cli.train.selection import BestDev, best_weights_path, weight_average
-from aprvfi_cli.train.store_batches import StoreBatches
+from aprvfi_cli.train.store_crops import StoreBatches
 from aprvfi_cli.train.validation import score_samples
 
 

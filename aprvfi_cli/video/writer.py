@@ -93,6 +93,32 @@ def choose_pix_fmt(encoder: str, source: str, *, high_bit_depth: bool, wanted: s
     return "yuv420p" if "yuv420p" in supported else supported[0]
 
 
+def fit_frame_size(encoder: str, pix_fmt: str, width: int, height: int, *, high_bit_depth: bool) -> str:
+    """``pix_fmt`` when its chroma fits a ``width`` x ``height`` frame, else the encoder's 4:4:4 format.
+
+    4:2:0 (and 4:2:2 across) halve the chroma, so they need an even size; an odd-sized source
+    (an RGB screen capture, a cropped video) is then encoded in full-colour 4:4:4, as ffmpeg
+    chooses for such sources, rather than cropped or padded. Raises :class:`UsageError` (subject
+    ``codec``) when the encoder has no 4:4:4 format.
+    """
+    if _fits(pix_fmt, width, height):
+        return pix_fmt
+    supported = [f.name for f in av.Codec(encoder, "w").video_formats or []]
+    for full in ("yuv444p10le", "yuv444p") if high_bit_depth else ("yuv444p",):
+        if full in supported:
+            return full
+    raise UsageError(
+        f"the video is {width}x{height}, and {encoder} encodes only subsampled chroma (4:2:0), which needs an "
+        "even width and height; h264 and h265 encode it in 4:4:4",
+        subject="codec",
+    )
+
+
+def _fits(pix_fmt: str, width: int, height: int) -> bool:
+    fmt = av.VideoFormat(pix_fmt)
+    return not (width % 2 and fmt.chroma_width(2) < 2) and not (height % 2 and fmt.chroma_height(2) < 2)
+
+
 # output extensions and their muxers: the container is chosen from the name, before any work
 OUTPUT_FORMATS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi",
@@ -184,6 +210,17 @@ class VideoWriter:
         encoder = resolve_encoder(settings.codec)
         self.format = output_format(self.target, encoder)  # usage errors before the temporary file exists
         self.pix_fmt = choose_pix_fmt(encoder, source_pix_fmt, high_bit_depth=high_bit_depth, wanted=settings.pix_fmt)
+        if settings.pix_fmt is None:  # the user's own choice is kept (or refused), never replaced
+            usual, self.pix_fmt = (
+                self.pix_fmt,
+                fit_frame_size(encoder, self.pix_fmt, width, height, high_bit_depth=high_bit_depth),
+            )
+            if self.pix_fmt != usual:
+                self.notes.append(
+                    f"the video is {width}x{height}: {usual} needs an even width and height, so the output is "
+                    f"{self.pix_fmt} (4:4:4, full colour; some players, browsers and phones among them, play only "
+                    "4:2:0)"
+                )
         check_frame_size(self.pix_fmt, width, height)
         # the tags must describe what is encoded (an RGB source becomes YCbCr, and back)
         self.color = encoded_colour(color or ColorInfo(), self.pix_fmt, height=height, source_pix_fmt=source_pix_fmt)

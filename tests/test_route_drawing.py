@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from aprvfi_cli.engine.interpolator import Interpolator
-from aprvfi_cli.engine.route_map import render_route_map
+from aprvfi_cli.engine.route_drawing import render_route_map
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 from aprvfi_cli.placement import Placement
 

