@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from aprvfi_cli.model.config import ModelConfig
 from aprvfi_cli.model.context import ContextNet
 from aprvfi_cli.model.flow import BidirectionalFlow
+from aprvfi_cli.model.flow_only import fill_holes, flow_only_frame, time_weights
 from aprvfi_cli.model.flow_scale import FlowScale, estimate_flow
 from aprvfi_cli.model.patch_context import ContextPatches, SplatContext, WarpedContext
 from aprvfi_cli.model.router_net import Router
@@ -174,9 +175,7 @@ class APRVFI(nn.Module):
         With ``release_context`` the pair's context levels move into the result (see
         :meth:`synthesize`). ``channels_last``: the context patches' memory layout.
         """
-        batch = pair.image0.shape[0]
-        t = torch.as_tensor(t, dtype=pair.image0.dtype, device=pair.image0.device).reshape(-1)
-        t = t.expand(batch).reshape(batch, 1, 1, 1) if t.numel() == 1 else t.reshape(batch, 1, 1, 1)
+        t = time_weights(t, pair.image0)
         flow0t = t * pair.flow[:, :2]
         flow1t = (1 - t) * pair.flow[:, 2:]
         # Padding is not content: it must not splat into the visible frame.
@@ -204,10 +203,7 @@ class APRVFI(nn.Module):
                 patch_size=self.config.patch_size,
                 channels_last=channels_last,
             )
-        blend = (1 - t) * pair.image0 + t * pair.image1
-        holes0, holes1 = hole0.bool(), hole1.bool()
-        image0 = torch.where(holes0, torch.where(holes1, blend, raw1), raw0)
-        image1 = torch.where(holes1, torch.where(holes0, blend, raw0), raw1)
+        image0, image1 = fill_holes(raw0, raw1, hole0, hole1, (1 - t) * pair.image0 + t * pair.image1)
         return WarpedPair(
             image0=image0,
             image1=image1,
@@ -220,8 +216,11 @@ class APRVFI(nn.Module):
         )
 
     def flow_only(self, pair: PairState, t: float | Tensor = 0.5) -> Tensor:
-        """The flow-only interpolation: both warped frames blended by time, (B, 3, H, W)."""
-        return self.warp(pair, t).blend()[..., : pair.size[0], : pair.size[1]]
+        """The flow-only interpolation (:func:`~aprvfi_cli.model.flow_only.flow_only_frame`): both
+        frames splatted to ``t`` and blended by time, (B, 3, H, W); the frame :meth:`warp` and
+        ``WarpedPair.blend`` give, computed on the content only."""
+        crop = (..., slice(0, pair.size[0]), slice(0, pair.size[1]))
+        return flow_only_frame(pair.image0[crop], pair.image1[crop], pair.flow[crop], t)
 
     def synthesize(
         self,
