@@ -179,9 +179,9 @@ def score(model, placement, triplet: Triplet, scales: list[float | str], softmax
     return record
 
 
-def _base(key: str) -> str:
-    """What a column is paired against: full scale, or for a blend the average blend at its own scale."""
-    return key.split("/")[0] if "/" in key else "1.0"
+def _base(key: str, reference: str) -> str:
+    """What a column is paired against: the reference scale, or for a blend the average blend at its own scale."""
+    return key.split("/")[0] if "/" in key else reference
 
 
 def with_auto(records: list[dict], scales: list[str]) -> list[str]:
@@ -201,19 +201,20 @@ def summarise(records: list[dict], scales: list[str]) -> list[str]:
     by_set: dict[str, list[dict]] = {}
     for record in records:
         by_set.setdefault(record["set"], []).append(record)
-    head = ["set", "triplets", "frame sizes", "PSNR s=1"]
-    head += [f"s={s} - s={_base(s)} [95 %]" for s in scales if s != "1.0"]
+    reference = "1.0" if "1.0" in scales else scales[0]
+    head = ["set", "triplets", "frame sizes", f"PSNR s={reference}"]
+    head += [f"s={s} - s={_base(s, reference)} [95 %]" for s in scales if s != reference]
     head += [f"flow s, s={s}" for s in scales if "/" not in s]
     head += ["auto ran"] if "auto" in scales else []
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, group in by_set.items():
         sizes = sorted({f"{r['size'][1]}x{r['size'][0]}" for r in group}, key=lambda s: -int(s.split("x")[0]))
         shown = ", ".join(sizes[:3]) + (f" +{len(sizes) - 3}" if len(sizes) > 3 else "")
-        full = np.array([r["scales"]["1.0"]["psnr"] for r in group])
+        full = np.array([r["scales"][reference]["psnr"] for r in group])
         cells = [name, str(len(group)), shown, f"{np.mean(full[np.isfinite(full)]):.2f}"]
         for s in scales:
-            if s != "1.0":
-                base = np.array([r["scales"][_base(s)]["psnr"] for r in group])
+            if s != reference:
+                base = np.array([r["scales"][_base(s, reference)]["psnr"] for r in group])
                 cells.append(str(PairedGain.of(np.array([r["scales"][s]["psnr"] for r in group]), base)))
         for s in scales:
             if "/" not in s:
