@@ -176,6 +176,7 @@ def main() -> int:
         seconds=deadline - margin - time.monotonic(),
         new_config=config,
         max_steps=int(max_steps) if max_steps else None,
+        profile=0 if "skipped" in summary["timings"] else 1 if dry else 8,  # where the code is new, as timed
         note={"code_sha256": summary["environment"]["code_sha256"], "dry_run": dry},
         log=log,
     )
