@@ -34,7 +34,7 @@ from aprvfi_cli.train.resident import ClipTriplets, ResidentData, ResidentSampli
 from aprvfi_cli.train.trainer import Trainer
 
 if TYPE_CHECKING:  # TODO(lead): a top-level import once data/pack.py lands
-    from aprvfi_cli.data.pack import Pack, PackClip
+    from aprvfi_cli.data.pack import Pack
 
 # The files of a chain head; every one stays under the 16 MB a lent machine sends back per file.
 CHAIN_FILES = ("state.pt", "exp_avg.pt", "exp_avg_sq.pt", "average.pt", "log.jsonl")
