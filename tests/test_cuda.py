@@ -204,6 +204,17 @@ def test_splat_plan_matches_cpu() -> None:
         chosen = torch.tensor(index, dtype=torch.long)
         rows = got.tiles(chosen.to(DEVICE)).apply(on_device)
         assert_close(rows, want.tiles(chosen).apply(source), rtol=1e-5, atol=1e-6)
+    # Training reaches the context through the plan: the gradient to the map (S transposed, on cuSPARSE).
+    weights = torch.rand(4 * tile * tile, 12, generator=generator)
+    gradients = []
+    for plan, values in ((got, on_device), (want, source)):
+        leaf = values.detach().requires_grad_(True)
+        (
+            plan.tiles(torch.tensor([5, 9, 10, 11], device=leaf.device)).apply(leaf) * weights.to(leaf.device)
+        ).sum().backward()
+        gradients.append(leaf.grad)
+    assert_close(gradients[0], gradients[1], rtol=1e-5, atol=1e-6)
+    assert gradients[1].abs().sum() > 0
 
 
 @LAYOUTS
