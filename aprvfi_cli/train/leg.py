@@ -266,7 +266,8 @@ def _dev_seconds(trainer: Trainer) -> float:
     for _ in range(2):
         trainer.placement.synchronize()
         started = time.monotonic()
-        score_dev(trainer.evaluated, [first], routings=routings, placement=trainer.placement)
+        with torch.backends.cudnn.flags(enabled=True, benchmark=False):  # as the trainer's validation runs
+            score_dev(trainer.evaluated, [first], routings=routings, placement=trainer.placement)
         trainer.placement.synchronize()
         timings.append(time.monotonic() - started)
     trainer.model.train()
