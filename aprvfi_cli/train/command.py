@@ -1,4 +1,4 @@
-"""Typer apps: ``aprvfi data prepare|check`` (:data:`data_app`) and ``aprvfi train`` (:data:`train_app`)."""
+"""Typer apps: ``aprvfi data prepare|check|store|pack`` (:data:`data_app`) and ``aprvfi train`` (:data:`train_app`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aprvfi_cli.data.holdout import HeldOutError
+from aprvfi_cli.data.pack import Pack
+from aprvfi_cli.data.pack_build import PackSettings, build_pack
 from aprvfi_cli.data.sources import PrepareSettings, check_cache, prepare
 from aprvfi_cli.data.store import StoreSettings, build_store
 from aprvfi_cli.errors import UsageError
@@ -91,6 +94,42 @@ def data_store(
         console.print(f"{split}: {sum(g['count'] for g in groups)} triplets in {len(groups)} groups", highlight=False)
 
 
+@data_app.command("pack")
+def data_pack(
+    directory: Annotated[Path, typer.Option("--dir", help="prepared cache folder")] = DEFAULT_CACHE,
+    clips: Annotated[list[Path] | None, typer.Option("--clips", help="a folder of further clips (repeatable)")] = None,
+    out: Annotated[Path, typer.Option(help="pack folder (replaced when the new pack is complete)")] = Path("pack"),
+    max_side: Annotated[
+        int, typer.Option(help="downscale clip frames to this longer side (px)")
+    ] = PackSettings.max_side,
+    crf: Annotated[int, typer.Option(help="libx264 quality: lower is larger and closer")] = PackSettings.crf,
+    preset: Annotated[str, typer.Option(help="libx264 speed preset")] = PackSettings.preset,
+    train_per_clip: Annotated[
+        int | None, typer.Option(help="at most this many training triplets per clip (default: all)")
+    ] = PackSettings.train_per_clip,
+    dev_per_clip: Annotated[
+        int | None, typer.Option(help="at most this many held-back dev triplets per clip")
+    ] = PackSettings.dev_per_clip,
+    shard_mib: Annotated[float, typer.Option(help="the most one leg carries (MiB)")] = PackSettings.shard_mib,
+) -> None:
+    """Build the travel pack for GPU legs: the real clips' used frames as H.264, and their triplets."""
+    settings = PackSettings(
+        max_side=max_side,
+        crf=crf,
+        preset=preset,
+        train_per_clip=train_per_clip,
+        dev_per_clip=dev_per_clip,
+        shard_mib=shard_mib,
+    )
+    try:
+        build_pack(
+            directory, clips or [], out, settings=settings, progress=lambda line: console.print(line, soft_wrap=True)
+        )
+    except (FileNotFoundError, HeldOutError) as error:
+        raise UsageError(str(error)) from error
+    show_pack(out)
+
+
 def render_synthetic_uint8(photos: list[np.ndarray], size: int, rng: np.random.Generator):
     """A layered synthetic triplet as uint8 (H, W, 3) frames and its t (for :func:`build_store`)."""
     tensors = [torch.from_numpy(p).permute(2, 0, 1).float() / 255 for p in photos]
@@ -100,6 +139,29 @@ def render_synthetic_uint8(photos: list[np.ndarray], size: int, rng: np.random.G
         return (frame.permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
 
     return to_uint8(triplet.frame0), to_uint8(triplet.frame_t), to_uint8(triplet.frame1), float(triplet.t)
+
+
+def show_pack(root: Path) -> None:
+    """Verify a pack (SHA-256 of every file) and print its shards, triplets and licences."""
+    pack = Pack.open(root)
+    pack.verify()
+    table = Table(title=f"training pack {root} (every file verified by SHA-256)")
+    for column in ("shard", "clips", "train triplets", "dev triplets", "MiB"):
+        table.add_column(column, justify="left" if column == "shard" else "right")
+    for shard in pack.manifest["shards"]:
+        held = [clip for clip in pack.clips if clip.shard == shard["name"]]
+        table.add_row(
+            shard["name"],
+            str(len(held)),
+            str(sum(len(clip.train) for clip in held)),
+            str(sum(len(clip.dev) for clip in held)),
+            f"{shard['bytes'] / 2**20:.2f}",
+        )
+    Console().print(table)
+    licences: dict[str, set[str]] = {}
+    for clip in pack.clips:
+        licences.setdefault(clip.licence, set()).add(clip.name)
+    typer.echo("licences (clips): " + "; ".join(f"{k} ({len(v)})" for k, v in sorted(licences.items())))
 
 
 def show_summary(directory: Path) -> None:
