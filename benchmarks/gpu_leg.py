@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from aprvfi_cli.eval.speed import measure
-from aprvfi_cli.model import Routing
+from aprvfi_cli.model import ModelConfig, Routing
 from aprvfi_cli.model.weights import flow_only_model
 from aprvfi_cli.placement import resolve_placement
 from aprvfi_cli.train.leg import chain_config, export_chain_head, run_leg
@@ -107,7 +107,7 @@ def cuda_tests(*, timeout_s: float) -> dict:
 def timings(placement, *, dry: bool) -> list[dict]:
     """Flow-only, static and APR per pair at 1080p, the paper's 2K and 4K, with peak memory; at 2K in both
     memory layouts (the leg trains in channels_last)."""
-    model = flow_only_model()
+    model = flow_only_model(ModelConfig.tiny() if dry else None)
     routing = Routing(mode="keep", keep_ratios=model.config.keep_ratios)
     rows = []
     contiguous = replace(placement, memory_format=torch.contiguous_format)
@@ -163,7 +163,7 @@ def main() -> int:
         config = replace(
             config,
             stages=tuple(replace(s, batch_size=4, crop=32) for s in config.stages),
-            pack=replace(config.pack, max_triplets_per_clip=1),
+            pack=replace(config.pack, max_clips=3, max_triplets_per_clip=1),
         )
     work = Path(os.environ.get("APRVFI_LEG_WORK", "/tmp/aprvfi-leg")) / time.strftime("%Y%m%d-%H%M%S")
     max_steps = os.environ.get("APRVFI_LEG_STEPS")
@@ -176,6 +176,7 @@ def main() -> int:
         seconds=deadline - margin - time.monotonic(),
         new_config=config,
         max_steps=int(max_steps) if max_steps else None,
+        profile=0 if "skipped" in summary["timings"] else 1 if dry else 8,  # where the code is new, as timed
         note={"code_sha256": summary["environment"]["code_sha256"], "dry_run": dry},
         log=log,
     )

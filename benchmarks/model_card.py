@@ -21,7 +21,7 @@ import torch
 from aprvfi_cli.model.weights import read_weights
 
 SETS = {
-    "dev": "dev set (209 held-back triplets of the 15 training clips, 512 px, real footage)",
+    "dev": "dev set (held-back tails of the training clips, `aprvfi data pack`, 512 px, real footage)",
     "middlebury": 'Middlebury "other" (12 official ground truths)',
     "sintel": "Sintel (8 triplets, 1024x436, CGI)",
     "cockatoo": "cockatoo.mp4 (held-out clip, 1280x720)",

@@ -1,15 +1,22 @@
-"""Clip generators for the video tests: tiny clips made with PyAV, nothing downloaded."""
+"""Clip generators for the video tests: tiny clips made with PyAV, nothing downloaded.
+
+PyAV is imported where a clip is made or read, so tests without video (tests/test_cuda.py on a GPU
+machine with no PyAV) collect without it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 import pytest
 import torch
+
+if TYPE_CHECKING:
+    import av
 
 AUDIO_RATE = 48000
 
@@ -57,6 +64,8 @@ def make_clip(
         duplicates: frame indices that repeat the previous frame's picture.
         color: (primaries, trc, space, range) tags.
     """
+    import av
+
     times = list(pts) if pts is not None else [Fraction(i) / rate for i in range(frames)]
     time_base = Fraction(1, 1000) if pts is not None else 1 / rate
     out = av.open(str(path), mode="w")
@@ -110,6 +119,8 @@ def make_clip(
 
 
 def make_audio_only(path: Path, seconds: float = 0.5) -> Path:
+    import av
+
     out = av.open(str(path), mode="w")
     astream = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
     samples = int(seconds * AUDIO_RATE)
@@ -127,6 +138,8 @@ def make_audio_only(path: Path, seconds: float = 0.5) -> Path:
 
 def read_video(path: Path) -> tuple[list[Fraction], list[np.ndarray], av.video.stream.VideoStream]:
     """All frames' pts (s) and RGB images, and the (closed) stream for its properties."""
+    import av
+
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         times, images = [], []
@@ -138,6 +151,8 @@ def read_video(path: Path) -> tuple[list[Fraction], list[np.ndarray], av.video.s
 
 def audio_packets(path: Path) -> list[tuple[int, bytes]]:
     """(pts, payload) of every audio packet."""
+    import av
+
     with av.open(str(path)) as container:
         if not container.streams.audio:
             return []
@@ -207,6 +222,8 @@ def assert_one_error(result: CliResult, code: int, *words: str) -> None:
 
 def with_subtitles(clip: Path, target: Path, srt: str) -> Path:
     """Remux ``clip`` into a Matroska file with an SRT subtitle track (packet copy)."""
+    import av
+
     srt_path = target.with_suffix(".srt")
     srt_path.write_text(srt)
     with av.open(str(clip)) as video, av.open(str(srt_path)) as subs, av.open(str(target), "w") as out:
@@ -225,6 +242,8 @@ def with_subtitles(clip: Path, target: Path, srt: str) -> Path:
 
 
 def subtitle_packets(path: Path) -> list[tuple[int, bytes]]:
+    import av
+
     with av.open(str(path)) as container:
         return [(p.pts, bytes(p)) for p in container.demux(container.streams.subtitles[0]) if p.size]
 

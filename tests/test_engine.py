@@ -14,6 +14,7 @@ from aprvfi_cli import Interpolator, load_model
 from aprvfi_cli.engine.stream import JobOptions, Retime, process_video
 from aprvfi_cli.errors import ModelError, UsageError
 from aprvfi_cli.model import APRVFI, ModelConfig
+from aprvfi_cli.placement import Placement
 from aprvfi_cli.video.scene import SceneSettings
 
 
@@ -31,6 +32,16 @@ def test_interpolate_numpy_in_out(tiny: Interpolator) -> None:
     assert isinstance(many, list) and len(many) == 4
     assert np.array_equal(many[0], a) and np.array_equal(many[3], b)
     assert np.array_equal(many[2], mid)  # batching t values does not change the result
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_frames_come_in_the_placement_memory_format(layout: torch.memory_format) -> None:
+    # The model runs in the layout the placement chose (contiguous on CUDA), not in the one
+    # the numpy frames happen to have (height, width, channel: channels_last).
+    placement = Placement(device=torch.device("cpu"), memory_format=layout)
+    interpolator = Interpolator(APRVFI(ModelConfig.tiny()), placement=placement)
+    frames = interpolator.to_tensor([pattern(i, width=40, height=30) for i in range(2)])
+    assert frames.shape == (2, 3, 30, 40) and frames.is_contiguous(memory_format=layout)
 
 
 def test_interpolate_rejects_bad_input(tiny: Interpolator) -> None:

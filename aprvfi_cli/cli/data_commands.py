@@ -1,4 +1,4 @@
-"""``aprvfi data prepare|check|store``: the training data (:mod:`aprvfi_cli.data`).
+"""``aprvfi data prepare|check|store|pack``: the training data (:mod:`aprvfi_cli.data`).
 
 A new ``aprvfi data`` sub-command is one more ``@data_app.command("NAME")`` function here.
 """
@@ -88,6 +88,65 @@ def data_store(
     for split in ("train", "dev"):
         groups = [g for g in meta["groups"] if g["split"] == split]
         _log(f"{split}: {sum(g['count'] for g in groups)} triplets in {len(groups)} groups")
+
+
+@data_app.command("pack")
+def data_pack(
+    directory: CacheDir = DEFAULT_CACHE,
+    clips: Annotated[list[Path] | None, typer.Option("--clips", help="a folder of further clips (repeatable)")] = None,
+    out: Annotated[Path, typer.Option(help="pack folder (replaced when the new pack is complete)")] = Path("pack"),
+    max_side: Annotated[
+        int | None, typer.Option(help="downscale frames to this longer side (px) [default: 512]")
+    ] = None,
+    crf: Annotated[int | None, typer.Option(help="libx264 quality: lower is larger and closer [default: 20]")] = None,
+    preset: Annotated[str | None, typer.Option(help="libx264 speed preset [default: slow]")] = None,
+    train_per_clip: Annotated[
+        int | None, typer.Option(help="at most this many training triplets per clip [default: all]")
+    ] = None,
+    dev_per_clip: Annotated[
+        int | None, typer.Option(help="at most this many dev triplets per clip [default: 24]")
+    ] = None,
+    shard_mib: Annotated[float | None, typer.Option(help="the most one leg carries (MiB) [default: 32]")] = None,
+) -> None:
+    """Build the travel pack for GPU legs: the real clips' used frames as H.264, and their triplets."""
+    from aprvfi_cli.data.holdout import HeldOutError
+    from aprvfi_cli.data.pack_build import PackSettings, build_pack
+
+    chosen = dict(max_side=max_side, crf=crf, preset=preset, train_per_clip=train_per_clip, dev_per_clip=dev_per_clip)
+    settings = PackSettings(**{k: v for k, v in {**chosen, "shard_mib": shard_mib}.items() if v is not None})
+    try:
+        build_pack(directory, clips or [], out, settings=settings, progress=_log)
+    except (FileNotFoundError, HeldOutError) as error:
+        raise UsageError(str(error)) from error
+    show_pack(out)
+
+
+def show_pack(root: Path) -> None:
+    """Verify a pack (SHA-256 of every file) and print its shards, triplets and licences."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from aprvfi_cli.data.pack import Pack
+
+    pack = Pack.open(root)
+    pack.verify()
+    table = Table(title=f"training pack {root} (every file verified by SHA-256)")
+    for column in ("shard", "clips", "train triplets", "dev triplets", "MiB"):
+        table.add_column(column, justify="left" if column == "shard" else "right")
+    for shard in pack.manifest["shards"]:
+        held = [clip for clip in pack.clips if clip.shard == shard["name"]]
+        table.add_row(
+            shard["name"],
+            str(len(held)),
+            str(sum(len(clip.train) for clip in held)),
+            str(sum(len(clip.dev) for clip in held)),
+            f"{shard['bytes'] / 2**20:.2f}",
+        )
+    Console().print(table)
+    licences: dict[str, set[str]] = {}
+    for clip in pack.clips:
+        licences.setdefault(clip.licence, set()).add(clip.name)
+    print("licences (clips): " + "; ".join(f"{k} ({len(v)})" for k, v in sorted(licences.items())))
 
 
 def show_summary(directory: Path) -> None:

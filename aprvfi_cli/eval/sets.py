@@ -5,6 +5,7 @@ Layouts:
 - Vimeo90K: ``<seq>/im1.png, im2.png, im3.png`` at any depth (im2 is the truth).
 - A folder of consecutive frames (e.g. the Sintel frames): (f[k], f[k+2] -> f[k+1]) for every k.
 - A training store (``aprvfi data store``): its held-back dev split, whole frames, real footage.
+- A training pack (``aprvfi data pack``): likewise its dev split (the store's split rule, more clips).
 - A video file: leave-one-out triplets (f[2k], f[2k+2] -> f[2k+1]), skipping shot cuts and
   near-duplicate frames (see :mod:`aprvfi_cli.data.triplets`).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from aprvfi_cli.data.decode import iter_frames
+from aprvfi_cli.data.pack import Pack, is_pack
 from aprvfi_cli.data.store import META as STORE_META
 from aprvfi_cli.data.store import Store
 from aprvfi_cli.data.triplets import plan_triplets, scan_clip, spread
@@ -129,6 +131,27 @@ def _store_dev(root: Path, limit: int | None) -> EvalSet:
     return EvalSet(root, "store dev set", len(chosen), total - len(chosen), generate())
 
 
+def _pack_dev(root: Path, limit: int | None) -> EvalSet:
+    pack = Pack.open(root)
+    clips = [clip for clip in pack.clips if len(clip.dev)]
+    pack.verify(clips)
+    total = sum(len(clip.dev) for clip in clips)
+    chosen = spread([(clip, index) for clip in clips for index in range(len(clip.dev))], limit)
+
+    def generate() -> Iterator[Triplet]:
+        for clip in clips:
+            indices = [index for chosen_clip, index in chosen if chosen_clip is clip]
+            if not indices:
+                continue
+            needed = sorted({int(i) for index in indices for i in clip.dev[index]})
+            frames = dict(zip(needed, pack.decode(clip, needed), strict=True))  # only the dev frames are kept
+            for index in indices:
+                a, b, c = (int(i) for i in clip.dev[index])
+                yield Triplet(name=f"{clip.name}#{index}", frame0=frames[a], truth=frames[b], frame1=frames[c])
+
+    return EvalSet(root, "pack dev set", len(chosen), total - len(chosen), generate())
+
+
 def open_eval_set(path: str | Path, *, limit: int | None = None, tail: float | None = None) -> EvalSet:
     """Locate the triplets under ``path`` (see the module doc); ``limit`` spreads a subset evenly.
 
@@ -142,6 +165,8 @@ def open_eval_set(path: str | Path, *, limit: int | None = None, tail: float | N
         return _video(path, limit, tail)
     if (path / STORE_META).is_file():
         return _store_dev(path, limit)
+    if is_pack(path):
+        return _pack_dev(path, limit)
     if (path / "other-gt-interp").is_dir() and (path / "other-data").is_dir():
         return _middlebury(path, limit)
     if vimeo_folders(path):

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from aprvfi_cli.data.pack import Pack
 from aprvfi_cli.data.triplets import spread
 from aprvfi_cli.eval.devset import score_dev
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
@@ -32,9 +33,6 @@ from aprvfi_cli.train.config import StageConfig, TrainConfig
 from aprvfi_cli.train.losses import LossWeights
 from aprvfi_cli.train.resident import ClipTriplets, ResidentData, ResidentSampling, ResidentTriplets
 from aprvfi_cli.train.trainer import Trainer
-
-if TYPE_CHECKING:  # TODO(lead): a top-level import once data/pack.py lands
-    from aprvfi_cli.data.pack import Pack, PackClip
 
 # The files of a chain head; every one stays under the 16 MB a lent machine sends back per file.
 CHAIN_FILES = ("state.pt", "exp_avg.pt", "exp_avg_sq.pt", "average.pt", "log.jsonl")
@@ -75,15 +73,15 @@ def chain_config(pack: str, *, preset: str = "paper", scale: float = 1.0) -> Tra
 
 
 def pack_clips(
-    pack: Pack, *, max_per_clip: int | None = None, threads: int = 8
+    pack: Pack, *, max_clips: int | None = None, max_per_clip: int | None = None, threads: int = 8
 ) -> tuple[list[ClipTriplets], list[ClipTriplets]]:
-    """(train, dev) clips of the pack's present files, each decoded once, holding only the frames its
-    kept triplets use (at most ``max_per_clip`` triplets per clip and split, evenly spread).
+    """(train, dev) clips of the pack's present files (at most ``max_clips``), each decoded once, holding
+    only the frames its kept triplets use (at most ``max_per_clip`` per clip and split, evenly spread).
 
     Clips decode in parallel threads (the decoders release the GIL).
     """
     chosen = []
-    for clip in pack.present():
+    for clip in spread(pack.present(), max_clips):
         parts = {split: _kept(getattr(clip, split), getattr(clip, f"{split}_t"), max_per_clip) for split in SPLITS}
         if any(len(triplets) for triplets, _ in parts.values()):
             chosen.append((clip, parts))
@@ -127,6 +125,7 @@ class LegReport:
         paper_stage2_minutes: how long the paper's stage 2 (200k steps x 32 x 64 x 64 px) takes at this rate.
         data: triplets, resident bytes, decode and flow seconds.
         dev: the end-of-leg dev score (the trainer's validation record).
+        profile: the profiled steps' table (:func:`profile_steps`), when asked for.
     """
 
     start_step: int
@@ -140,6 +139,7 @@ class LegReport:
     paper_stage2_minutes: float | None
     data: dict[str, Any]
     dev: dict[str, Any]
+    profile: dict[str, Any] | None = None
 
 
 def load_resident(
@@ -148,7 +148,7 @@ def load_resident(
     """Decode the pack, upload it and compute every triplet's whole-frame flow on the device, with the
     flow network of the run's model preset (the frozen EBME weights, as inference runs them)."""
     started = time.monotonic()
-    train, dev = pack_clips(pack, max_per_clip=config.pack.max_triplets_per_clip)
+    train, dev = pack_clips(pack, max_clips=config.pack.max_clips, max_per_clip=config.pack.max_triplets_per_clip)
     decoded = time.monotonic()
     flow_model = placement.to(flow_only_model(ModelConfig.preset(config.preset)))
     data = ResidentData(
@@ -182,6 +182,7 @@ def run_leg(
     seconds: float,
     new_config: TrainConfig,
     max_steps: int | None = None,
+    profile: int = 0,
     note: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> tuple[Trainer, LegReport]:
@@ -195,6 +196,7 @@ def run_leg(
         placement: device and precision, decided at the edge.
         seconds: the leg's wall-time budget from this call on.
         max_steps: stop after so many steps even with time left (a dry run).
+        profile: first profile so many of the leg's steps, after one warm step (the report's ``profile``).
         note: more keys for the leg's record in the chain's log (e.g. the code's hash).
     """
     started = time.monotonic()
@@ -203,26 +205,27 @@ def run_leg(
     config = replace(config, pack=replace(config.pack, pack=str(pack_root)))
     if chain is not None and (chain / "log.jsonl").is_file():
         shutil.copyfile(chain / "log.jsonl", work / "log.jsonl")  # the leg's lines continue the chain's log
-    from aprvfi_cli.data.pack import Pack
-
     pack = Pack.open(pack_root)
     data, stats = load_resident(pack, config=config, placement=placement, log=log)
     trainer = Trainer(
         config, run_dir=work, material=None, resident=data, placement=placement, resume=chain, progress_bar=False
     )
     start_step = trainer.progress.global_step
+    profiled = profile_steps(trainer, steps=profile) if profile else None
+    if profiled:
+        log(f"profile: {profiled['seconds_per_step']} s per step\n{profiled['table']}")
     reserve = _dev_seconds(trainer) * 1.5 + 5
     budget = seconds - (time.monotonic() - started) - reserve
-    log(f"training from global step {start_step} for {budget:.0f} s (kept {reserve:.0f} s for the dev score)")
-    if budget <= 0:
-        raise ValueError(f"the leg's {seconds:.0f} s do not cover loading the data and scoring the dev set")
-    trained_before = trainer.progress.elapsed_s
-    trainer.run(max_seconds=budget, max_steps=max_steps)
-    if max_steps is not None and trainer.progress.global_step - start_step >= max_steps:
+    if budget <= 0:  # one step still runs: the chain moves on and every step of the leg is exercised
+        log(f"warning: the leg's {seconds:.0f} s do not cover loading the data and scoring the dev set")
+    log(f"training from global step {start_step} for {max(budget, 0):.0f} s (kept {reserve:.0f} s for the dev score)")
+    run_start, trained_before = trainer.progress.global_step, trainer.progress.elapsed_s
+    trainer.run(max_seconds=max(budget, 0.0), max_steps=max_steps)
+    if max_steps is not None and trainer.progress.global_step - run_start >= max_steps:
         trainer.validate()  # a step budget returns without the time limit's validation and checkpoint
         trainer.save()
     stage = trainer.stage
-    steps = trainer.progress.global_step - start_step
+    steps = trainer.progress.global_step - run_start  # the profiled steps are timed apart
     train_s = trainer.progress.elapsed_s - trained_before
     samples_per_s = steps * stage.batch_size / max(train_s, 1e-9)
     megapixels_per_s = samples_per_s * stage.crop**2 / 1e6
@@ -238,8 +241,10 @@ def run_leg(
         paper_stage2_minutes=round(PAPER_STAGE2_MEGAPIXELS / megapixels_per_s / 60, 1) if steps else None,
         data=stats,
         dev=_last_validation(work / "log.jsonl"),
+        profile=profiled,
     )
-    trainer.log({"event": "leg", **asdict(report), "device": placement.describe(), **(note or {})})
+    record = {k: v for k, v in asdict(report).items() if k != "profile"}  # the table stays in the summary
+    trainer.log({"event": "leg", **record, "device": placement.describe(), **(note or {})})
     return trainer, report
 
 
@@ -257,11 +262,34 @@ def _dev_seconds(trainer: Trainer) -> float:
     for _ in range(2):
         trainer.placement.synchronize()
         started = time.monotonic()
-        score_dev(trainer.evaluated, [first], routings=routings, placement=trainer.placement)
+        with torch.backends.cudnn.flags(enabled=True, benchmark=False):  # as the trainer's validation runs
+            score_dev(trainer.evaluated, [first], routings=routings, placement=trainer.placement)
         trainer.placement.synchronize()
         timings.append(time.monotonic() - started)
     trainer.model.train()
     return timings[1] * count + (timings[0] - timings[1]) * len(groups)
+
+
+def profile_steps(trainer: Trainer, *, steps: int = 8, rows: int = 25) -> dict[str, Any]:
+    """Run the next ``steps`` training steps (real steps of the chain) under torch's profiler: the
+    ops that take the most device (else host) time, and the wall seconds per step, for tuning the
+    step on the machine the leg ran on."""
+    from torch.profiler import ProfilerActivity, profile
+
+    device = trainer.placement.device
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    batches = trainer.batches(trainer.stage, trainer.progress.step)
+    trainer.train_step(next(batches))  # warm: kernel selection is not the step's cost
+    trainer.placement.synchronize()
+    started = time.monotonic()
+    with profile(activities=activities) as profiler:
+        for _, batch in zip(range(steps), batches, strict=False):
+            trainer.train_step(batch)
+        trainer.placement.synchronize()
+    seconds = (time.monotonic() - started) / steps
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    table = profiler.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=60)
+    return {"steps": steps, "seconds_per_step": round(seconds, 4), "sorted_by": key, "table": table}
 
 
 def _last_validation(log_path: Path) -> dict[str, Any]:

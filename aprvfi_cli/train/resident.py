@@ -54,6 +54,7 @@ class ResidentSampling:
         synthetic_fraction: share of crops from synthetic clips (0 where the pack has none).
         uniform_share: share of the cell weights spread uniformly (1: plain uniform sampling).
         cell: side of the cells the flow-only error is pooled over (px).
+        max_clips: use at most this many of the pack's clips, evenly spread (None: all; a dry run's few).
         max_triplets_per_clip: use at most this many triplets of each clip and split (None: all).
         augment: flips, rot90, temporal swap, channel order.
     """
@@ -62,6 +63,7 @@ class ResidentSampling:
     synthetic_fraction: float = 0.0
     uniform_share: float = 0.3
     cell: int = 32
+    max_clips: int | None = None
     max_triplets_per_clip: int | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 

@@ -325,7 +325,9 @@ class Trainer:
                 placement=self.placement,
                 limit_per_group=self.config.dev_per_clip if per_clip == "config" else per_clip,
             )
-        report = score_dev(self.evaluated, batches, routings=routings, placement=self.placement)
+        # whole frames and APR's varying patch counts: every new shape would be autotuned anew
+        with torch.backends.cudnn.flags(enabled=True, benchmark=False):
+            report = score_dev(self.evaluated, batches, routings=routings, placement=self.placement)
         result = {"event": "validation", **report.summary()}
         method = "apr" if self.stage.routed else "static"
         if self.best.consider(
