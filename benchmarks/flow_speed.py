@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--before", default=None, help="also time the ops of this git revision")
     parser.add_argument("--static", action="store_true", help="also time the whole network, static routing")
+    parser.add_argument("--flow-scale", default="auto", help="the flow's scale: auto, 1, 0.5 or 0.25")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -84,11 +85,11 @@ def main() -> None:
 
     def flow_only(img0: torch.Tensor, img1: torch.Tensor, ops: tuple) -> None:
         use(ops)
-        model.flow_only(model.estimate(img0, img1, context=False))
+        model.flow_only(model.estimate(img0, img1, context=False, flow_scale=args.flow_scale))
 
     def static(img0: torch.Tensor, img1: torch.Tensor, ops: tuple) -> None:
         use(ops)
-        pair = model.estimate(img0, img1)
+        pair = model.estimate(img0, img1, flow_scale=args.flow_scale)
         model.synthesize(pair, 0.5, routing=Routing(mode="static"), channels_last=True)
 
     print(

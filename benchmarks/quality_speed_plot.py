@@ -1,151 +1,183 @@
-"""PSNR on Middlebury "other" against seconds per pair: the APR dial points, flow-only and the peers.
+"""Quality against speed: PSNR on real footage against seconds per 1280x720 pair, every mode and the peers.
 
-Seconds per pair come from an ``aprvfi bench --json`` file (one frame size); PSNR is measured
-here, on the 12 Middlebury "other" triplets, for each of the bench's modes with the given
-weights. The peers' PSNR is their published score on the same set (``../shared/peers``).
-The PNG is drawn with numpy only (matplotlib is not a dependency): points and axes with their
-tick values; the legend (colour -> mode) is printed with the table.
+Seconds per pair come from an ``aprvfi bench --json`` file (one frame size, this CPU): flow-only at
+each flow scale and at auto, static, APR at the dial's keep ratios, RIFE 4.0. PSNR is measured here,
+on the same triplets for every method: f[2k], f[2k+2] -> f[2k+1] from the free clips (at most
+``--per-clip`` per clip, native sizes), RGB, 8-bit, whole frame. ffmpeg minterpolate is scored on
+the same triplets (``../shared/peers/ffmpeg_peer.py pair``); its seconds per pair are given with
+``--minterpolate-seconds`` (from ``benchmarks/end_to_end.py``: whole-clip time over frames made).
+
+Needs matplotlib: ``pip install "aprvfi[plot]"``.
 
 Usage: python benchmarks/quality_speed_plot.py BENCH.json --size 1280x720 --out docs/quality_speed.png
+           [--per-clip 2] [--minterpolate-seconds S] [--json scores.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import struct
-import zlib
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from aprvfi_cli.eval.metrics import psnr, to_uint8
-from aprvfi_cli.eval.middlebury import middlebury_triplets
+from aprvfi_cli.engine.interpolator import Interpolator
+from aprvfi_cli.eval.metrics import psnr
+from aprvfi_cli.eval.rife_peer import load_rife, rife_available
+from aprvfi_cli.eval.sets import open_eval_set
 from aprvfi_cli.model import Routing
 from aprvfi_cli.model.weights import resolve_weights
+from aprvfi_cli.placement import resolve_placement
+from aprvfi_cli.video.images import read_image, write_image
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "middlebury_other"
-PEER_PSNR = {"RIFE 4.0": 33.16}  # ../shared/peers/README.md, Middlebury "other", same metric
-COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (0, 0, 0)]
-# 3x5 digits for the tick labels.
-GLYPHS = {
-    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
-    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
-    "8": "111101111101111", "9": "111101111001111", ".": "000000000000010",
-}  # fmt: skip
+ROOT = Path(__file__).resolve().parents[1]
+FREE_CLIPS = ROOT.parent / "shared" / "data" / "free_clips"
+PEERS = ROOT.parent / "shared" / "peers"
 
 
-def routing_for(mode: str, dynamic_blocks: int, keep_ratios: tuple[float, ...]) -> Routing | None:
-    """The routing a bench mode names; None for flow-only."""
+def label(mode: str) -> str:
+    """The legend's words for a bench mode."""
     if mode == "flow-only":
-        return None
-    if mode == "static":
-        return Routing(mode="static")
+        return "flow-only, flow scale auto (the default)"
+    if mode.startswith("flow-only "):
+        scale = float(mode.split()[1])
+        return f"flow-only, flow at {'full' if scale == 1 else f'1/{round(1 / scale)}'} scale"
     if mode == "apr":
-        return Routing(mode="keep", keep_ratios=keep_ratios)
-    ratio = float(mode.split()[1])
-    return Routing(mode="keep", keep_ratios=(ratio,) * dynamic_blocks)
+        return "APR, default keep ratios"
+    if mode.startswith("apr "):
+        return f"APR, keep ratio {mode.split()[1]} (dial)"
+    return mode
 
 
-@torch.no_grad()
-def middlebury_psnr(model, routing: Routing | None, data: Path) -> float:
-    """Mean PSNR over the Middlebury "other" triplets (whole frame, 8-bit RGB)."""
-    scores = []
-    for triplet in middlebury_triplets(data):
-        img0, img1 = (
-            torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in (triplet.frame0, triplet.frame1)
-        )
-        if routing is None:
-            frame = model.flow_only(model.estimate(img0, img1, context=False))
-        else:
-            frame = model.synthesize(model.estimate(img0, img1), 0.5, routing=routing).frame
-        scores.append(psnr(to_uint8(frame[0].permute(1, 2, 0).numpy()), triplet.truth))
-    return float(np.mean(scores))
-
-
-def draw_text(canvas: np.ndarray, text: str, x: int, y: int, scale: int = 2) -> None:
-    for i, char in enumerate(text):
-        bits = GLYPHS.get(char)
-        if bits is None:
+def interpolators(model, origin, placement, keep: tuple[float, ...], modes: list[str]) -> dict[str, Interpolator]:
+    """An Interpolator for every aprvfi mode of the bench (flow-only at a scale, static, APR)."""
+    made = {}
+    for mode in modes:
+        if mode.startswith("flow-only"):
+            scale = "auto" if mode == "flow-only" else mode.split()[1]
+            made[mode] = Interpolator(model, method="flow-only", placement=placement, origin=origin, flow_scale=scale)
             continue
-        glyph = np.array([int(b) for b in bits], dtype=bool).reshape(5, 3).repeat(scale, 0).repeat(scale, 1)
-        left = x + i * 4 * scale
-        canvas[y : y + glyph.shape[0], left : left + glyph.shape[1]][glyph] = 0
+        if mode == "static":
+            routing = Routing(mode="static")
+        elif mode == "apr":
+            routing = Routing(mode="keep", keep_ratios=keep)
+        elif mode.startswith("apr "):
+            routing = Routing(mode="keep", keep_ratios=(float(mode.split()[1]),) * len(keep))
+        else:
+            continue
+        made[mode] = Interpolator(model, method="model", placement=placement, routing=routing, origin=origin)
+    return made
 
 
-def plot(points: list[tuple[str, float, float]], path: Path, size: tuple[int, int] = (640, 420)) -> None:
-    """Scatter (label, seconds, psnr) points into an RGB PNG at ``path``."""
-    width, height = size
-    canvas = np.full((height, width, 3), 255, dtype=np.uint8)
-    margin = 60
-    xs, ys = np.array([p[1] for p in points]), np.array([p[2] for p in points])
-    x_range = (0.0, float(xs.max()) * 1.1)
-    y_range = (float(np.floor(ys.min() - 0.5)), float(np.ceil(ys.max() + 0.5)))
-
-    def to_pixel(x: float, y: float) -> tuple[int, int]:
-        px = margin + (x - x_range[0]) / (x_range[1] - x_range[0]) * (width - 2 * margin)
-        py = height - margin - (y - y_range[0]) / (y_range[1] - y_range[0]) * (height - 2 * margin)
-        return int(round(px)), int(round(py))
-
-    canvas[height - margin, margin : width - margin] = 0  # x axis (s/pair)
-    canvas[margin : height - margin, margin] = 0  # y axis (PSNR dB)
-    for tick in np.linspace(*x_range, 5):
-        px, py = to_pixel(tick, y_range[0])
-        canvas[py : py + 5, px] = 0
-        draw_text(canvas, f"{tick:.1f}", px - 10, py + 10)
-    for tick in np.arange(y_range[0], y_range[1] + 0.01, 1.0):
-        px, py = to_pixel(x_range[0], tick)
-        canvas[py, px - 5 : px] = 0
-        draw_text(canvas, f"{tick:.0f}", px - 30, py - 5)
-    for i, (_, x, y) in enumerate(points):
-        px, py = to_pixel(x, y)
-        canvas[max(py - 4, 0) : py + 5, max(px - 4, 0) : px + 5] = COLOURS[i % len(COLOURS)]
-    write_png(canvas, path)
+def minterpolate(frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
+    """ffmpeg minterpolate's middle frame, through the shared peer script."""
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b, out = Path(tmp) / "a.png", Path(tmp) / "b.png", Path(tmp) / "mid.png"
+        write_image(a, frame0)
+        write_image(b, frame1)
+        script = PEERS / "ffmpeg_peer.py"
+        subprocess.run([sys.executable, str(script), "pair", str(a), str(b), str(out), "--method", "mci"],
+                       check=True, capture_output=True)  # fmt: skip
+        return read_image(out)
 
 
-def write_png(image: np.ndarray, path: Path) -> None:
-    """An 8-bit RGB PNG, no filter: the format needs only zlib and CRCs."""
-    height, width, _ = image.shape
-    raw = b"".join(b"\x00" + image[row].tobytes() for row in range(height))
+def plot(points: dict[str, tuple[float, float]], path: Path, *, title: str, caption: str) -> None:
+    """A labelled scatter: seconds per pair (x) against PSNR (y), one marker per method."""
+    import matplotlib
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-    )
+    figure, axes = plt.subplots(figsize=(9, 5.6), dpi=120)
+    markers = {"flow-only": "o", "static": "s", "APR": "^", "RIFE": "D", "ffmpeg": "P"}
+    for name, (seconds, score) in points.items():
+        marker = next((m for key, m in markers.items() if name.startswith(key)), "o")
+        axes.scatter(seconds, score, s=70, marker=marker, label=f"{name}: {seconds:.2f} s, {score:.2f} dB", zorder=3)
+    axes.set_xlabel("seconds per frame pair (this CPU)")
+    axes.set_ylabel("PSNR, dB")
+    figure.suptitle(title, fontsize=9.5)
+    axes.grid(True, alpha=0.3)
+    axes.set_xlim(left=0)
+    axes.legend(fontsize=7.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    figure.text(0.01, 0.01, caption, fontsize=7.5, va="bottom", wrap=True)
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    figure.savefig(path)
+    plt.close(figure)
 
 
+@torch.inference_mode()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bench", type=Path, help="JSON written by aprvfi bench --json")
     parser.add_argument("--size", default="1280x720", help="the bench size whose s/pair to plot")
-    parser.add_argument("--weights", default=None, help="weights spec (default: what aprvfi uses)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--weights", default=None, help="weights (default: what aprvfi uses)")
+    parser.add_argument("--clips", type=Path, default=FREE_CLIPS)
+    parser.add_argument("--per-clip", type=int, default=2)
+    parser.add_argument("--minterpolate-seconds", type=float, default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the scores")
     parser.add_argument("--out", type=Path, default=Path("quality_speed.png"))
+    parser.add_argument("--replot", type=Path, default=None, help="draw again from a --json file, measuring nothing")
     args = parser.parse_args()
+    if args.replot is not None:
+        saved = json.loads(args.replot.read_text())
+        points = {name: tuple(point) for name, point in saved["points"].items()}
+        plot(points, args.out, title=saved["title"], caption=saved["caption"])
+        return
     bench = json.loads(args.bench.read_text())
-    modes = {m["mode"]: m["time_s"] for m in bench["sizes"][args.size]["modes"]}
+    seconds = {m["mode"]: m["time_s"] for m in bench["sizes"][args.size]["modes"] if m["mode"] != "flow+context"}
+    placement = resolve_placement("cpu", bench.get("precision", "fp32"), args.threads)  # as the bench timed it
     model, origin = resolve_weights(args.weights)
-    model = model.eval()
     keep = tuple(bench.get("keep_ratios") or model.config.keep_ratios)
-    points = []
-    for mode, seconds in modes.items():
-        if mode == "flow+context":
+    ours = interpolators(model, origin, placement, keep, list(seconds))
+    rife = load_rife(placement.device) if rife_available() and "RIFE 4.0" in seconds else None
+    scores: dict[str, list[float]] = {name: [] for name in [*ours, "RIFE 4.0", "ffmpeg minterpolate"]}
+    triplets, largest = 0, (0, 0)
+    for clip in sorted(p for p in args.clips.iterdir() if p.is_file()):
+        for triplet in open_eval_set(clip, limit=args.per_clip).triplets:
+            triplets += 1
+            largest = max(largest, triplet.frame0.shape[:2], key=lambda size: size[0] * size[1])
+            for name, interpolator in ours.items():
+                frame = interpolator.interpolate(triplet.frame0, triplet.frame1, 0.5)
+                scores[name].append(psnr(frame, triplet.truth))
+            if rife is not None:
+                a, b = (torch.from_numpy(f).permute(2, 0, 1)[None] / 255 for f in (triplet.frame0, triplet.frame1))
+                middle = rife(a, b)[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+                scores["RIFE 4.0"].append(psnr(middle, triplet.truth))
+            if args.minterpolate_seconds is not None:
+                scores["ffmpeg minterpolate"].append(psnr(minterpolate(triplet.frame0, triplet.frame1), triplet.truth))
+    points = {}
+    for name, values in scores.items():
+        if not values:
             continue
-        if mode in PEER_PSNR:
-            points.append((mode, seconds, PEER_PSNR[mode]))
-            continue
-        routing = routing_for(mode, model.config.num_dynamic_blocks, keep)
-        points.append((mode, seconds, middlebury_psnr(model, routing, args.data)))
-    plot(points, args.out)
-    print(f"weights: {origin}; s/pair at {args.size} from {args.bench}; PNG: {args.out}")
-    print("| colour (RGB) | mode | s/pair | Middlebury PSNR |")
-    print("|---|---|---|---|")
-    for i, (mode, seconds, score) in enumerate(points):
-        print(f"| {COLOURS[i % len(COLOURS)]} | {mode} | {seconds:.2f} | {score:.2f} |")
+        time_s = args.minterpolate_seconds if name == "ffmpeg minterpolate" else seconds[name]
+        points[label(name)] = (time_s, float(np.mean(values)))
+    same = [n for n in ("static", "apr") if n in scores and np.allclose(scores[n], scores["flow-only"], atol=0.01)]
+    title = (
+        f"PSNR on real footage ({triplets} triplets of the free clips, f[2k], f[2k+2] -> f[2k+1], native sizes up "
+        f"to {largest[1]}x{largest[0]})\nagainst seconds per {args.size} frame pair on this CPU "
+        f"({bench.get('threads')} threads, {bench.get('precision')})"
+        + ("; untrained network: static and APR output the flow-only frame" if same else "")
+    )
+    caption = (
+        ("No trained APR-VFI weights yet: static and APR ran the untrained synthesis, which outputs the "
+         "flow-only frame, and scored its PSNR on every triplet.\n" if same else "")
+        + "Seconds: aprvfi bench (random frames); ffmpeg minterpolate: a whole 720p clip's time over the frames "
+        "it made (benchmarks/end_to_end.py). Up and left is better."
+    )  # fmt: skip
+    plot(points, args.out, title=title, caption=caption)
+    print(f"weights: {origin.describe()}; {triplets} triplets; PNG: {args.out}")
+    print("| method | s/pair | PSNR dB |")
+    print("|---|---|---|")
+    for name, (time_s, score) in points.items():
+        print(f"| {name} | {time_s:.3f} | {score:.2f} |")
+    if args.json is not None:
+        record = {"triplets": triplets, "title": title, "caption": caption, "points": points, "scores": scores}
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -216,10 +216,12 @@ def test_cpu_threads_setting(use_weights: Path, monkeypatch: pytest.MonkeyPatch)
     try:
         one = load_model(device="cpu", precision="fp32", threads=1)
         assert one.placement.threads == 1 and torch.get_num_threads() == 1
-        # what the CLI's "interpolated with ..." note says: the weights, then where they run
-        assert one.describe().endswith(" on cpu, fp32, 1 thread")
+        # what the CLI's "interpolated with ..." note says: the weights, where they run, the flow's scale
+        assert one.describe().endswith(" on cpu, fp32, 1 thread, flow scale auto")
         torch.set_num_threads(2)
-        assert load_model(device="cpu", precision="fp32").describe().endswith(" on cpu, fp32, 2 threads")
+        assert (
+            load_model(device="cpu", precision="fp32").describe().endswith(" on cpu, fp32, 2 threads, flow scale auto")
+        )
         assert default_threads() is None  # torch's default: every core
         monkeypatch.setenv("APRVFI_THREADS", "3")
         assert default_threads() == 3

@@ -230,3 +230,14 @@ def test_paper_flops_count_the_network_not_the_splatting() -> None:
     with counter:
         net.synthesize(net.estimate(img0, img1), 0.5, routing=Routing(mode="static"))
     assert counter.get_total_flops() == 24_023_166_976
+
+
+@torch.no_grad()
+def test_flow_only_is_the_warped_blend_on_the_content(model: APRVFI) -> None:
+    """flow_only splats the content only (no padding weight) and blends once: the frame warp().blend() gives."""
+    torch.manual_seed(1)
+    img0, img1 = torch.rand(2, 3, 70, 90), torch.rand(2, 3, 70, 90)
+    pair = model.estimate(img0, img1, context=False)
+    for t in (0.5, torch.tensor([0.2, 0.7])):
+        padded = model.warp(pair, t).blend()[..., :70, :90]
+        assert torch.equal(model.flow_only(pair, t), padded)

@@ -119,3 +119,14 @@ def test_bf16_values_are_placed_by_fp32_coordinates_at_720p() -> None:
     assert torch.equal(result.hole, expected.hole)
     torch.testing.assert_close(result.weight, expected.weight)
     torch.testing.assert_close(result.image.float(), expected.image, rtol=0, atol=4e-3)  # bf16 rounding of [0, 1]
+
+
+def test_non_finite_flow_lands_outside_the_frame() -> None:
+    source, flow = torch.rand(1, 3, 6, 8), torch.zeros(1, 2, 6, 8)
+    flow[0, 0, 1, 1], flow[0, 1, 2, 2], flow[0, 0, 3, 3] = float("nan"), float("inf"), -1e30
+    result = forward_splat(source, flow)
+    assert torch.isfinite(result.image).all() and torch.isfinite(result.weight).all()
+    moved = torch.zeros(6, 8, dtype=torch.bool)
+    moved[1, 1] = moved[2, 2] = moved[3, 3] = True
+    assert torch.equal(result.image[0][:, ~moved], source[0][:, ~moved])  # the others stay put
+    assert result.hole[0, 0][moved].eq(1).all()

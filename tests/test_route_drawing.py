@@ -18,12 +18,14 @@ def test_panels_light_exactly_the_routed_patches() -> None:
     route[0, 0, 0] = True  # block 1 ran the top-left patch only
     route[3] = True  # block 4 ran everything
     picture = render_route_map(frame, route, patch_size=64)
-    assert picture.shape == (2 * 100 + 8, 2 * 130 + 8, 3)
+    assert picture.shape == (2 * (100 + 16) + 8, 2 * 130 + 8, 3)
     block1 = picture[:100, :130]
     assert (block1[10:50, 10:50] == 200).all()  # inside the routed patch: the frame itself
     assert (block1[80:, 80:] == 60).all()  # skipped: dimmed
-    assert (picture[108:, 138:] == 200).all()  # block 4 (bottom right) ran every patch: no outline
-    assert (block1[63, 10] == [255, 140, 0]).all()  # the routed patch's outline
+    assert (picture[124:224, 138:] == 200).all()  # block 4 (bottom right) ran every patch: no outline
+    assert (block1[63, 10] == [255, 140, 0]).all() and (block1[10, 63] == [255, 140, 0]).all()  # its outline
+    label = picture[100:116, :130]
+    assert (label < 128).any() and (picture[100:116, 138:] < 128).any()  # each panel's words, in black
 
 
 def test_route_map_must_cover_the_frame() -> None:
@@ -67,7 +69,7 @@ def test_pair_draws_the_route_map(cli, tmp_path) -> None:
     result = cli("pair", a, b, "-o", tmp_path / "mid.png", "--route-map", tmp_path / "map.png", "--weights", weights)
     assert result.code == 0, result.err
     picture = read_image(tmp_path / "map.png")
-    assert picture.shape == (2 * 40 + 8, 2 * 72 + 8, 3)  # four dynamic blocks, 2x2 panels
+    assert picture.shape == (2 * (40 + 16) + 8, 2 * 72 + 8, 3)  # four dynamic blocks, 2x2 panels
     assert_one_error(
         cli("pair", a, b, "-o", tmp_path / "m.png", "-n", "2", "--route-map", tmp_path / "x.png", "--weights", weights),
         2,

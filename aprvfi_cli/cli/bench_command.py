@@ -40,11 +40,14 @@ def parse_ratios(text: str) -> tuple[float, ...]:
     return ratios
 
 
-def render(results: list[SpeedResult], *, placement: Placement, routing: Routing) -> Table:
+def render(results: list[SpeedResult], *, placement: Placement, routing: Routing, flow_scale: str) -> Table:
     """One table: a row per (size, mode), with time and FLOPs relative to static."""
     from rich.table import Table
 
-    table = Table(title=f"APR-VFI speed on {placement.describe()} (apr row: {routing.describe()})")
+    table = Table(
+        title=f"APR-VFI speed on {placement.describe()} (apr row: {routing.describe()}; "
+        f"flow scale {flow_scale}; flow-only S: the flow at scale S)"
+    )
     for column in ("size", "mode", "patches run", "TFLOPs", "s/pair", "time/static", "FLOPs/static", "peak GB"):
         table.add_column(column, justify="right")
     for r in results:
@@ -99,13 +102,13 @@ def bench(
         rife = lambda a, b: rife_network(a.float(), b.float())  # noqa: E731 - RIFE runs in fp32 as shipped
     results = [
         measure(network, width=w, height=h, placement=where, repeats=repeats, routing_apr=routing, dial=dial_ratios,
-                rife=rife)
+                rife=rife, flow_scale=loaded.flow_scale)
         for w, h in frame_sizes
     ]  # fmt: skip
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # a piped table keeps its columns readable
-    console.print(render(results, placement=where, routing=routing))
+    console.print(render(results, placement=where, routing=routing, flow_scale=str(loaded.flow_scale)))
     if json_out is not None:
         payload = {
             "device": str(where.device),
@@ -114,6 +117,7 @@ def bench(
             "preset": network.config.name,
             "weights": loaded.origin.describe(),
             "route": routing.describe(),
+            "flow_scale": loaded.flow_scale,
             "keep_ratios": list(routing.keep_ratios or ()),
             "sizes": {f"{r.width}x{r.height}": asdict(r) for r in results},
         }

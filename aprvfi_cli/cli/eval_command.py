@@ -23,7 +23,8 @@ def render(report: EvalReport) -> Table:
     skipped = f", {report.skipped} skipped" if report.skipped else ""
     table = Table(
         title=f"{report.dataset} ({report.layout}, {len(report.names)} triplets{skipped})",
-        caption=f"weights: {report.weights}; device: {report.device}; apr routing: {report.routing}",
+        caption=f"weights: {report.weights}; device: {report.device}; apr routing: {report.routing}; "
+        f"{report.flow_scale}",
     )
     gains = report.gains()
     for column in ("method", "PSNR dB", "vs flow-only dB [95%]", "SSIM", "s/pair", "patches run"):
@@ -91,6 +92,7 @@ def evaluate(
         methods=scores,
         names=names,
         skipped=dataset.skipped,
+        flow_scale=next(iter(interpolators.values()), loaded).describe_flow_scale(),
     )
     Console().print(render(report))
     if json_out is not None:

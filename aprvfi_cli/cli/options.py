@@ -3,7 +3,8 @@
 A group is a frozen dataclass whose fields carry their Typer option; :func:`with_options` adds a
 group's fields to a command's options and hands the command one instance of the group:
 
-- :class:`ModelOptions`: which network runs and how it routes (``--weights``, ``--route``). A new
+- :class:`ModelOptions`: which network runs, how it routes and at what resolution its flow runs
+  (``--weights``, ``--route``, ``--flow-scale``). A new
   model option is a field here, and a keyword of :func:`~aprvfi_cli.engine.interpolator.load_model`
   that :func:`load_interpolator` passes on: every command that runs the model then has it.
 - :class:`PlacementOptions`: where and how it runs (``--device``, ``--precision``, ``--threads``),
@@ -50,6 +51,15 @@ Route = Annotated[
         rich_help_panel=MODEL_PANEL,
     ),
 ]
+FlowScale = Annotated[
+    str,
+    typer.Option(
+        "--flow-scale",
+        help="Resolution the flow is estimated at: auto (from the frame size), 1 (full), 0.5 or 0.25; "
+        "everything else runs at full resolution.",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.", rich_help_panel=PLACEMENT_PANEL)]
 Precision = Annotated[
     str,
@@ -82,10 +92,12 @@ RayAddress = Annotated[
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """Which network runs (its weights) and how its dynamic blocks route patches."""
+    """Which network runs (its weights), how its dynamic blocks route patches, and the resolution
+    its flow runs at."""
 
     weights: Weights = None
     route: Route = None
+    flow_scale: FlowScale = "auto"
 
 
 @dataclass(frozen=True)
@@ -127,7 +139,12 @@ def load_interpolator(model: ModelOptions, placement: PlacementOptions) -> Inter
     from aprvfi_cli.engine.interpolator import load_model
 
     return load_model(
-        model.weights, placement.device, placement.precision, route=model.route, threads=placement.threads
+        model.weights,
+        placement.device,
+        placement.precision,
+        route=model.route,
+        threads=placement.threads,
+        flow_scale=model.flow_scale,
     )
 
 

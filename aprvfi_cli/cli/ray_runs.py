@@ -25,7 +25,13 @@ def _workers(model: ModelOptions, placement: PlacementOptions, ray: str):
     address = cluster_address(ray)
     import_ray(loopback=address == LOCAL)
     spec, description = resolve_model(
-        ModelSpec(model.weights, device=placement.device, precision=placement.precision, route=model.route)
+        ModelSpec(
+            model.weights,
+            device=placement.device,
+            precision=placement.precision,
+            route=model.route,
+            flow_scale=model.flow_scale,
+        )
     )
 
     def open_workers(limit: int | None = None) -> WorkerPool:

@@ -35,6 +35,7 @@ FLAGS = {
     "threads": "--threads",
     "weights": "--weights",
     "route": "--route",
+    "flow_scale": "--flow-scale",
     "preset": "--preset",
     "codec": "--codec",
     "pix_fmt": "--pix-fmt",

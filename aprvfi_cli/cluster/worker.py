@@ -28,12 +28,13 @@ RETRIES = 3
 @dataclass(frozen=True)
 class ModelSpec:
     """The model every worker loads: :func:`~aprvfi_cli.engine.interpolator.load_model`'s words
-    (a weights file, None: the default; the user's device and precision words; the route)."""
+    (a weights file, None: the default; the user's device and precision words; the route; the flow scale)."""
 
     weights: Path | None
     device: str = "auto"
     precision: str = "auto"
     route: str | None = None
+    flow_scale: str = "auto"
 
 
 def resolve_model(spec: ModelSpec) -> tuple[ModelSpec, str]:
@@ -41,10 +42,11 @@ def resolve_model(spec: ModelSpec) -> tuple[ModelSpec, str]:
     weights file every worker loads; returns the spec and the interpolator's description."""
     from aprvfi_cli.engine.interpolator import load_model
 
-    checked = load_model(spec.weights, "cpu", "fp32", route=spec.route)  # the workers' device may not exist here
+    # the workers' device may not exist here
+    checked = load_model(spec.weights, "cpu", "fp32", route=spec.route, flow_scale=spec.flow_scale)
     path = checked.origin.path if checked.origin.path is not None else spec.weights
     # the weights only: each worker decides its own device, precision and threads
-    return replace(spec, weights=path), checked.origin.describe()
+    return replace(spec, weights=path), f"{checked.origin.describe()}, {checked.describe_flow_scale()}"
 
 
 class RenderWorker:
@@ -55,7 +57,9 @@ class RenderWorker:
 
         from aprvfi_cli.engine.interpolator import load_model
 
-        self.interpolator = load_model(spec.weights, spec.device, spec.precision, route=spec.route, threads=threads)
+        self.interpolator = load_model(
+            spec.weights, spec.device, spec.precision, route=spec.route, threads=threads, flow_scale=spec.flow_scale
+        )
         # looked up by name: an actor handle among the arguments would defeat restarts (Ray #53727)
         self.board = ray.get_actor(board) if board else None
 

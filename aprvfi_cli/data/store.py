@@ -35,6 +35,7 @@ from aprvfi_cli.data.holdout import check_not_held_out
 from aprvfi_cli.data.sources import load_manifest
 from aprvfi_cli.data.triplets import TripletRules, judge_steps, plan_triplets, spread, training_gaps
 from aprvfi_cli.model import APRVFI
+from aprvfi_cli.model.flow_scale import DEFAULT_FLOW_SCALE
 from aprvfi_cli.video.scene import FrameSignature
 
 META = "meta.json"
@@ -97,7 +98,8 @@ def flow_and_error(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Whole-frame flow (4, H, W) float16 and flow-only squared error per cell (H // cell, W // cell)."""
     image0, image1 = _to_tensor(frame0), _to_tensor(frame1)
-    pair = model.estimate(image0, image1, context=False)
+    # the flow inference computes, so the synthesis trains on the flow it will meet
+    pair = model.estimate(image0, image1, context=False, flow_scale=DEFAULT_FLOW_SCALE)
     height, width = frame0.shape[:2]
     flow = pair.flow[0, :, :height, :width]
     error = (model.flow_only(pair, t) - _to_tensor(truth)).square().mean(dim=1, keepdim=True)

@@ -7,6 +7,7 @@ trained APR-VFI weights ship).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,10 +16,11 @@ import torch
 
 from aprvfi_cli.errors import UsageError
 from aprvfi_cli.model import PairState, Routing
+from aprvfi_cli.model.flow_scale import DEFAULT_FLOW_SCALE, check_flow_scale, describe_flow_scale
 from aprvfi_cli.model.weights import Method, Origin, resolve_weights
 from aprvfi_cli.placement import Placement, resolve_placement
 
-__all__ = ["Interpolator", "Origin", "load_model", "parse_routing"]
+__all__ = ["Interpolator", "Origin", "load_model", "parse_flow_scale", "parse_routing"]
 
 
 class Interpolator:
@@ -32,6 +34,8 @@ class Interpolator:
         max_patches: synthesis runs on at most this many patches at a time (bounds memory);
             None: the placement's :attr:`~aprvfi_cli.placement.Placement.patch_batch`.
         origin: where the weights came from.
+        flow_scale: the resolution the flow runs at, ``auto`` or 1, 0.5, 0.25
+            (:mod:`~aprvfi_cli.model.flow_scale`).
     """
 
     def __init__(
@@ -43,8 +47,11 @@ class Interpolator:
         routing: object | None = None,
         max_patches: int | None = None,
         origin: Origin | None = None,
+        flow_scale: float | str = DEFAULT_FLOW_SCALE,
     ) -> None:
         self.placement = placement or Placement.cpu()
+        self.flow_scale = check_flow_scale(flow_scale)
+        self.flow_scales_run: Counter[float] = Counter()  # pairs estimated at each scale, for the closing note
         self.method: Method = method
         self.routing = routing if routing is not None else Routing()
         self.max_patches = max_patches or self.placement.patch_batch
@@ -56,8 +63,19 @@ class Interpolator:
         return self.placement.device
 
     def describe(self) -> str:
-        """What interpolates and where: the weights' origin, then device, precision and threads."""
-        return f"{self.origin.describe()} on {self.placement.describe()}"
+        """What interpolates and where: the weights' origin, device, precision and threads, and the
+        scale the flow ran at (per pair count when ``auto`` chose more than one)."""
+        return f"{self.origin.describe()} on {self.placement.describe()}, {self.describe_flow_scale()}"
+
+    def describe_flow_scale(self) -> str:
+        """``flow at 1/2 scale (auto)``; before any pair: the setting, ``flow scale auto``."""
+        how = " (auto)" if self.flow_scale == "auto" else ""
+        if not self.flow_scales_run:
+            return f"flow scale {self.flow_scale:g}" if how == "" else "flow scale auto"
+        if len(self.flow_scales_run) == 1:
+            return f"flow at {describe_flow_scale(next(iter(self.flow_scales_run)))}{how}"
+        counts = sorted(self.flow_scales_run.items(), reverse=True)
+        return "flow at " + ", ".join(f"{describe_flow_scale(s)} for {n} pairs" for s, n in counts) + how
 
     def to_tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """(B, 3, H, W) float32 in [0, 1] on the device, in the placement's memory format, from
@@ -144,7 +162,9 @@ class Interpolator:
     def _estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> PairState:
         """Flow (and context, which only the full model uses) for a batch of pairs."""
         # flow-only: no context features, so warping splats 3 channels instead of 3 + context
-        return self.model.estimate(img0, img1, context=self.method == "model")
+        pair = self.model.estimate(img0, img1, context=self.method == "model", flow_scale=self.flow_scale)
+        self.flow_scales_run.update(pair.flow_scales)
+        return pair
 
     def interpolate_pairs(
         self,
@@ -211,6 +231,14 @@ def parse_routing(route: str | None, *, dynamic_blocks: int | None = None) -> Ro
     return routing
 
 
+def parse_flow_scale(value: float | str) -> float | str:
+    """``auto``, 1, 0.5 or 0.25 (text or number); :class:`UsageError` (subject ``flow_scale``) otherwise."""
+    try:
+        return check_flow_scale(value)
+    except ValueError as error:
+        raise UsageError(str(error), subject="flow_scale") from error
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
@@ -223,6 +251,7 @@ def load_model(
     route: str | None = None,
     max_patches: int | None = None,
     threads: int | None = None,
+    flow_scale: float | str = DEFAULT_FLOW_SCALE,
 ) -> Interpolator:
     """Build an :class:`Interpolator`: :func:`resolve_placement` and :func:`resolve_weights` in one call.
 
@@ -231,10 +260,12 @@ def load_model(
     ``device``: auto, cpu or cuda; ``precision``: auto, fp32, bf16 or fp16.
     ``route``: apr, static or keep ratios, one per dynamic block of the network (None: apr).
     ``threads``: CPU threads for torch (>= 1; None: ``$APRVFI_THREADS``, else torch's default).
+    ``flow_scale``: ``auto``, 1, 0.5 or 0.25, the resolution the flow network runs at.
     Raises :class:`ModelError` / :class:`UsageError` with a one-line message.
     """
     placement = resolve_placement(device, precision, threads)
     parse_routing(route)  # a bad route is a usage error before the weights load
+    scale = parse_flow_scale(flow_scale)
     model, origin = resolve_weights(weights)
     routing = parse_routing(route, dynamic_blocks=model.config.num_dynamic_blocks)
     return Interpolator(
@@ -244,4 +275,5 @@ def load_model(
         routing=routing,
         max_patches=max_patches,
         origin=origin,
+        flow_scale=scale,
     )

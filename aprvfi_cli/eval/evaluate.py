@@ -59,6 +59,7 @@ class EvalReport:
     methods: dict[str, MethodScores]
     names: list[str] = field(default_factory=list)
     skipped: int = 0
+    flow_scale: str = ""  # the scale the flow ran at (``flow at 1/2 scale (auto)``)
 
     def to_dict(self) -> dict:
         return {
@@ -69,6 +70,7 @@ class EvalReport:
             "weights": self.weights,
             "device": self.device,
             "routing": self.routing,
+            "flow_scale": self.flow_scale,
             "methods": {name: scores.summary() for name, scores in self.methods.items()},
             "gain_over_flow_only": {name: gain.to_dict() for name, gain in self.gains().items()},
             "per_triplet": [
@@ -106,6 +108,7 @@ def method_interpolators(loaded: Interpolator, *, methods: Iterable[str] = MODEL
             routing=policies[name],
             max_patches=loaded.max_patches,
             origin=loaded.origin,
+            flow_scale=loaded.flow_scale,
         )
         for name in MODEL_METHODS
         if name in methods

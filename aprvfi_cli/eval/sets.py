@@ -12,6 +12,7 @@ Layouts:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,10 +85,12 @@ def _frame_folder(root: Path, limit: int | None) -> EvalSet:
     return EvalSet(root, "frames", len(starts), max(len(frames) - 2, 0) - len(starts), generate())
 
 
-def _video(path: Path, limit: int | None) -> EvalSet:
+def _video(path: Path, limit: int | None, tail: float | None = None) -> EvalSet:
     steps = scan_clip(path)
-    possible = max((steps.frames - 1) // 2, 0)
     planned = plan_triplets(steps, gaps=(1,), stride=2)
+    first = 0 if tail is None else math.floor(steps.frames * (1 - tail))
+    possible = max((steps.frames - first - 1) // 2, 0)
+    planned = [triplet for triplet in planned if triplet[0] >= first]
     chosen = spread(planned, limit)
 
     def generate() -> Iterator[Triplet]:
@@ -149,13 +152,17 @@ def _pack_dev(root: Path, limit: int | None) -> EvalSet:
     return EvalSet(root, "pack dev set", len(chosen), total - len(chosen), generate())
 
 
-def open_eval_set(path: str | Path, *, limit: int | None = None) -> EvalSet:
-    """Locate the triplets under ``path`` (see the module doc); ``limit`` spreads a subset evenly."""
+def open_eval_set(path: str | Path, *, limit: int | None = None, tail: float | None = None) -> EvalSet:
+    """Locate the triplets under ``path`` (see the module doc); ``limit`` spreads a subset evenly.
+
+    ``tail`` (videos only): only triplets in the clip's last ``tail`` share of frames, the part a
+    training store holds back as its dev set.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
     if path.is_file():
-        return _video(path, limit)
+        return _video(path, limit, tail)
     if (path / STORE_META).is_file():
         return _store_dev(path, limit)
     if is_pack(path):

@@ -17,6 +17,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
+from aprvfi_cli.model.flow_scale import DEFAULT_FLOW_SCALE, FLOW_SCALES, FlowScale
 from aprvfi_cli.placement import Placement
 
 
@@ -120,10 +121,14 @@ def measure(
     routing_apr: Routing,
     dial: tuple[float, ...] = (),
     rife: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    flow_scale: FlowScale = DEFAULT_FLOW_SCALE,
+    flow_scales: tuple[float, ...] = FLOW_SCALES,
 ) -> SpeedResult:
     """FLOPs, median seconds and peak memory per frame pair for one frame size, every mode.
 
-    Modes run interleaved (one repeat of each in turn) so that changes in machine load hit all alike.
+    Every mode's flow runs at ``flow_scale``; flow-only is also timed at each of ``flow_scales``
+    (modes ``flow-only 1``, ``flow-only 0.5``...). Modes run interleaved (one repeat of each in
+    turn) so that changes in machine load hit all alike.
     """
     generator = torch.Generator().manual_seed(0)
     img0 = placement.to(torch.rand(1, 3, height, width, generator=generator))
@@ -133,7 +138,7 @@ def measure(
     def synthesize(routing: Routing) -> Callable[[], object]:
         def run() -> object:
             with placement.autocast():
-                pair = model.estimate(img0, img1)
+                pair = model.estimate(img0, img1, flow_scale=flow_scale)
                 return model.synthesize(
                     pair,
                     0.5,
@@ -144,19 +149,23 @@ def measure(
 
         return run
 
-    def flow_only() -> object:
-        with placement.autocast():
-            return model.flow_only(model.estimate(img0, img1, context=False))
+    def flow_only(scale: FlowScale) -> Callable[[], object]:
+        def run() -> object:
+            with placement.autocast():
+                return model.flow_only(model.estimate(img0, img1, context=False, flow_scale=scale))
+
+        return run
 
     def flow_and_context() -> object:
         with placement.autocast():
-            return model.estimate(img0, img1)
+            return model.estimate(img0, img1, flow_scale=flow_scale)
 
     def mean_kept(routing: Routing) -> float:
         return 1.0 if routing.mode == "static" else sum(routing.keep_ratios or ()) / max(dynamic, 1)
 
     runners: dict[str, tuple[float | None, Callable[[], object]]] = {
-        "flow-only": (None, flow_only),
+        "flow-only": (None, flow_only(flow_scale)),
+        **{f"flow-only {scale:g}": (None, flow_only(scale)) for scale in flow_scales},
         "static": (1.0, synthesize(Routing(mode="static"))),
         "apr": (mean_kept(routing_apr), synthesize(routing_apr)),
     }

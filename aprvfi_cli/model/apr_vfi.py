@@ -14,6 +14,8 @@ from torch import Tensor, nn
 from aprvfi_cli.model.config import ModelConfig
 from aprvfi_cli.model.context import ContextNet
 from aprvfi_cli.model.flow import BidirectionalFlow
+from aprvfi_cli.model.flow_only import fill_holes, flow_only_frame, time_weights
+from aprvfi_cli.model.flow_scale import FlowScale, estimate_flow
 from aprvfi_cli.model.patch_context import ContextPatches, SplatContext, WarpedContext
 from aprvfi_cli.model.router_net import Router
 from aprvfi_cli.model.routing_policy import Routing, route_decisions
@@ -36,6 +38,8 @@ class PairState:
             (empty without context). Kept apart so each level can be freed on its own
             (``release_context`` of :meth:`APRVFI.synthesize`).
         size: the unpadded (H, W).
+        flow_scales: per pair, the scale the flow network ran at (1, 0.5 or 0.25); empty when
+            the flow was given.
     """
 
     image0: Tensor
@@ -44,6 +48,7 @@ class PairState:
     context0: list[Tensor]
     context1: list[Tensor]
     size: tuple[int, int]
+    flow_scales: tuple[float, ...] = ()
 
     def select(self, index: Tensor) -> PairState:
         """The pairs at ``index`` (B',), e.g. one pair repeated to batch several t values.
@@ -60,6 +65,7 @@ class PairState:
             context0=[level[index] for level in self.context0],
             context1=[level[index] for level in self.context1],
             size=self.size,
+            flow_scales=tuple(self.flow_scales[i] for i in index.tolist()) if self.flow_scales else (),
         )
 
 
@@ -118,7 +124,15 @@ class APRVFI(nn.Module):
         )
         self.synthesis = SynthesisNet(cfg)
 
-    def estimate(self, img0: Tensor, img1: Tensor, *, context: bool = True, flow: Tensor | None = None) -> PairState:
+    def estimate(
+        self,
+        img0: Tensor,
+        img1: Tensor,
+        *,
+        context: bool = True,
+        flow: Tensor | None = None,
+        flow_scale: FlowScale = 1.0,
+    ) -> PairState:
         """Flow and context for a batch of pairs.
 
         Args:
@@ -127,6 +141,9 @@ class APRVFI(nn.Module):
                 only (its context lists are empty).
             flow: (B, 4, H, W) F01 and F10 in pixels, computed earlier (the training store keeps the
                 frozen flow network's whole-frame output); None runs the flow network.
+            flow_scale: the flow network runs on the frames area-downscaled by this (1, 0.5 or
+                0.25, :mod:`~aprvfi_cli.model.flow_scale`); its vectors are brought back to full
+                resolution, where everything else runs.
         """
         if img0.shape != img1.shape or img0.dim() != 4 or img0.shape[1] != 3:
             raise ValueError(f"expected two (B, 3, H, W) frames, got {tuple(img0.shape)} and {tuple(img1.shape)}")
@@ -134,19 +151,20 @@ class APRVFI(nn.Module):
         multiple = self.config.pad_multiple(levels)
         image0, size = pad_to_multiple(img0, multiple)
         image1, _ = pad_to_multiple(img1, multiple)
-        # Flow sees the least padding its pyramid allows, so it does not depend on the patch size.
+        scales: tuple[float, ...] = ()
         if flow is None:
-            stride = 2 ** (levels + 1)
-            flow_size = (-(-size[0] // stride) * stride, -(-size[1] // stride) * stride)
-            flow = self.flow(
-                image0[..., : flow_size[0], : flow_size[1]], image1[..., : flow_size[0], : flow_size[1]], levels=levels
+            flow, scales = estimate_flow(
+                self.flow, image0, image1, size, flow_scale=flow_scale, levels_for_width=self.config.levels_for_width
             )
         elif flow.shape[0] != img0.shape[0] or flow.shape[1] != 4 or flow.shape[-2:] != img0.shape[-2:]:
             raise ValueError(f"expected a (B, 4, H, W) flow for frames {tuple(img0.shape)}, got {tuple(flow.shape)}")
-        flow, _ = pad_to_multiple(flow.float(), multiple)
+        else:
+            flow, _ = pad_to_multiple(flow.float(), multiple)
         # Levels stay apart: a concatenated copy would be a third 2 GB map per frame at 4K.
         context0, context1 = (self.context(image0), self.context(image1)) if context else ([], [])
-        return PairState(image0=image0, image1=image1, flow=flow, context0=context0, context1=context1, size=size)
+        return PairState(
+            image0=image0, image1=image1, flow=flow, context0=context0, context1=context1, size=size, flow_scales=scales
+        )
 
     def warp(
         self, pair: PairState, t: float | Tensor, *, release_context: bool = False, channels_last: bool = False
@@ -157,9 +175,7 @@ class APRVFI(nn.Module):
         With ``release_context`` the pair's context levels move into the result (see
         :meth:`synthesize`). ``channels_last``: the context patches' memory layout.
         """
-        batch = pair.image0.shape[0]
-        t = torch.as_tensor(t, dtype=pair.image0.dtype, device=pair.image0.device).reshape(-1)
-        t = t.expand(batch).reshape(batch, 1, 1, 1) if t.numel() == 1 else t.reshape(batch, 1, 1, 1)
+        t = time_weights(t, pair.image0)
         flow0t = t * pair.flow[:, :2]
         flow1t = (1 - t) * pair.flow[:, 2:]
         # Padding is not content: it must not splat into the visible frame.
@@ -187,10 +203,7 @@ class APRVFI(nn.Module):
                 patch_size=self.config.patch_size,
                 channels_last=channels_last,
             )
-        blend = (1 - t) * pair.image0 + t * pair.image1
-        holes0, holes1 = hole0.bool(), hole1.bool()
-        image0 = torch.where(holes0, torch.where(holes1, blend, raw1), raw0)
-        image1 = torch.where(holes1, torch.where(holes0, blend, raw0), raw1)
+        image0, image1 = fill_holes(raw0, raw1, hole0, hole1, (1 - t) * pair.image0 + t * pair.image1)
         return WarpedPair(
             image0=image0,
             image1=image1,
@@ -203,8 +216,11 @@ class APRVFI(nn.Module):
         )
 
     def flow_only(self, pair: PairState, t: float | Tensor = 0.5) -> Tensor:
-        """The flow-only interpolation: both warped frames blended by time, (B, 3, H, W)."""
-        return self.warp(pair, t).blend()[..., : pair.size[0], : pair.size[1]]
+        """The flow-only interpolation (:func:`~aprvfi_cli.model.flow_only.flow_only_frame`): both
+        frames splatted to ``t`` and blended by time, (B, 3, H, W); the frame :meth:`warp` and
+        ``WarpedPair.blend`` give, computed on the content only."""
+        crop = (..., slice(0, pair.size[0]), slice(0, pair.size[1]))
+        return flow_only_frame(pair.image0[crop], pair.image1[crop], pair.flow[crop], t)
 
     def synthesize(
         self,

@@ -13,6 +13,7 @@ low precision, and the image comes back in the source's dtype.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -60,46 +61,79 @@ def forward_splat(
     if flow.shape != (batch, 2, height, width):
         raise ValueError(f"flow must be ({batch}, 2, {height}, {width}), got {tuple(flow.shape)}")
 
-    pixels = batch * height * width
+    rows = batch * height
     # fp64 stays fp64 (gradcheck); fp32, fp16 and bf16 all accumulate and place in fp32.
     precise = torch.promote_types(torch.promote_types(source.dtype, flow.dtype), torch.float32)
-    # Channel by channel, (b, y, x) order: one flat view per channel in either memory layout.
-    planes = [source[:, c].reshape(pixels) for c in range(channels)]
-    flow_x = flow[:, 0].reshape(pixels).to(precise)
-    flow_y = flow[:, 1].reshape(pixels).to(precise)
-    source_weight = None if weight is None else weight.reshape(pixels).to(precise)
-    accumulated = torch.zeros(channels, pixels, dtype=precise, device=source.device)
-    total = torch.zeros(pixels, dtype=precise, device=source.device)
-    tracked = torch.is_grad_enabled() and (source.requires_grad or flow.requires_grad)
-    chunk = chunk_pixels_for(channels, chunk_pixels)
-    for start in range(0, pixels, chunk):
-        stop = min(start + chunk, pixels)
-        index, bilinear = bilinear_corners(
+    # Channel by channel, (b, y) rows of x: one view per channel in either memory layout.
+    planes = [source[:, c].reshape(rows, width) for c in range(channels)]
+    flow_x = flow[:, 0].reshape(rows, width).to(precise)
+    flow_y = flow[:, 1].reshape(rows, width).to(precise)
+    source_weight = None if weight is None else weight.reshape(rows, width).to(precise)
+    # Targets land on a canvas with a border of _BORDER px: a corner that leaves the frame lands
+    # in the border, dropped at the end, so no corner needs a validity mask or its own clamp.
+    canvas = (batch, height + 2 * _BORDER, width + 2 * _BORDER)
+    accumulated = torch.zeros(channels, math.prod(canvas), dtype=precise, device=source.device)
+    total = torch.zeros(math.prod(canvas), dtype=precise, device=source.device)
+    step = max(1, chunk_pixels_for(channels, chunk_pixels) // width)  # whole rows at a time
+    columns = torch.arange(width, device=source.device, dtype=precise)
+    for start in range(0, rows, step):
+        stop = min(start + step, rows)
+        index, bilinear = _corners(
             start,
             stop,
-            height,
-            width,
+            canvas,
+            columns,
             flow_x[start:stop],
             flow_y[start:stop],
             None if source_weight is None else source_weight[start:stop],
         )
-        index = index.view(-1)
         # All four corners in one 1-D scatter per channel, and scatter_add_ rather than index_add_
         # (the same sums in the same order): both faster on the CPU (BENCHMARKS §6).
         for c, plane in enumerate(planes):
-            accumulated[c].scatter_add_(0, index, (plane[start:stop] * bilinear).view(-1))
+            accumulated[c].scatter_add_(0, index, (plane[start:stop].reshape(1, -1) * bilinear).view(-1))
         total.scatter_add_(0, index, bilinear.view(-1))
 
+    inner = (..., slice(_BORDER, _BORDER + height), slice(_BORDER, _BORDER + width))
+    total = total.view(batch, 1, *canvas[1:])[inner]
     hole = (total == 0).to(precise)
     # A normaliser of 0 becomes 1 so holes come out as 0 (the EBME convention).
     denominator = total + hole
-    image = accumulated / denominator if tracked else accumulated.div_(denominator)
-    shape = (batch, 1, height, width)
-    return SplatResult(
-        image=image.to(source.dtype).view(channels, batch, height, width).transpose(0, 1),
-        weight=total.view(shape),
-        hole=hole.view(shape),
-    )
+    image = accumulated.view(channels, batch, *canvas[1:])[inner] / denominator.transpose(0, 1)
+    return SplatResult(image=image.to(source.dtype).transpose(0, 1), weight=total, hole=hole)
+
+
+_BORDER = 2  # px around the canvas: bilinear corners clamped to [-2, size] all land inside it
+
+
+def _corners(
+    start: int,
+    stop: int,
+    canvas: tuple[int, int, int],
+    columns: Tensor,
+    flow_x: Tensor,
+    flow_y: Tensor,
+    source_weight: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """Flat canvas indices (4 n) and bilinear weights (4, n) of the n source pixels of rows
+    [start, stop) ((b, y) rows, flows (rows, W)), corners (y, x) = 00, 01, 10, 11."""
+    planes, canvas_height, canvas_width = canvas
+    height, width = canvas_height - 2 * _BORDER, canvas_width - 2 * _BORDER
+    rows = torch.arange(start, stop, device=flow_x.device)
+    target_x = flow_x + columns
+    target_y = flow_y + (rows % height).to(flow_y.dtype)[:, None]
+    left, top = torch.floor(target_x), torch.floor(target_y)
+    frac_x, frac_y = (target_x - left).view(-1), (target_y - top).view(-1)
+    weight_x = torch.stack([1 - frac_x, frac_x])
+    weight_y = torch.stack([1 - frac_y, frac_y])
+    if source_weight is not None:
+        weight_y = weight_y * source_weight.reshape(-1)
+    bilinear = (weight_y[:, None] * weight_x[None]).reshape(4, -1)
+    # Clamped after the integer cast: whatever a huge or non-finite position casts to, it lands in the border.
+    row_base = ((rows // height) * canvas_height + _BORDER) * canvas_width + _BORDER  # (rows,)
+    top = top.long().clamp_(-_BORDER, height).mul_(canvas_width).add_(row_base[:, None])
+    base = left.long().clamp_(-_BORDER, width).add_(top).view(-1)
+    offsets = torch.tensor([0, 1, canvas_width, canvas_width + 1], device=base.device)
+    return (base[None] + offsets[:, None]).view(-1), bilinear
 
 
 def chunk_pixels_for(channels: int, limit: int = 1 << 18) -> int:
