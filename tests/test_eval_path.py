@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import assert_one_error, pattern
 
-from aprvfi_cli.engine.interpolator import load_model
+from aprvfi_cli.engine.interpolator import Interpolator, load_model
 from aprvfi_cli.eval.evaluate import method_interpolators, predict
 from aprvfi_cli.model import APRVFI, ModelConfig
-from aprvfi_cli.model.weights import save_weights
+from aprvfi_cli.model.weights import resolve_weights, save_weights
 from aprvfi_cli.video.images import read_image, write_image
 
 
@@ -73,3 +73,20 @@ def test_eval_accepts_an_ebme_file_and_reports_one_line_errors(cli, tmp_path: Pa
     assert_one_error(cli("eval", tmp_path, "--route", "0.1,x"), 2, "--route")
     assert_one_error(cli("eval", tmp_path, "--device", "tpu"), 2, "--device")
     assert_one_error(cli("eval", tmp_path / "missing"), 2, "missing")
+
+
+def test_route_flow_is_flow_only_whatever_the_weights(cli, trained: Path, tmp_path: Path) -> None:
+    """--route flow: the fast end of the dial runs the network's flow alone, and says so."""
+    a, b = pattern(0, width=64, height=48), pattern(3, width=64, height=48)
+    fast = load_model(trained, "cpu", "fp32", route="flow")
+    model, _ = resolve_weights(trained)
+    reference = Interpolator(model, method="flow-only", placement=fast.placement)
+    assert fast.method == "flow-only" and "route flow" in fast.describe()
+    assert np.array_equal(fast.interpolate(a, b, 0.5), reference.interpolate(a, b, 0.5))
+    assert not np.array_equal(fast.interpolate(a, b, 0.5), load_model(trained, "cpu", "fp32").interpolate(a, b, 0.5))
+    write_image(tmp_path / "a.png", a)
+    write_image(tmp_path / "b.png", b)
+    result = cli("pair", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "m.png", "--weights", trained,
+                 "--route", "flow", "--device", "cpu")  # fmt: skip
+    assert result.code == 0, result.err
+    assert "flow-only interpolation (route flow" in result.err

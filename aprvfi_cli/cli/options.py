@@ -46,7 +46,8 @@ Route = Annotated[
     str | None,
     typer.Option(
         "--route",
-        help="apr (the router decides; the default), static (every patch), or keep ratios such as 0.1,0.4,0.6,0.9.",
+        help="apr (the router decides; the default), static (every patch), keep ratios such as 0.1,0.4,0.6,0.9, "
+        "or flow (flow-only: no synthesis, the fastest).",
         show_default=False,
         rich_help_panel=MODEL_PANEL,
     ),

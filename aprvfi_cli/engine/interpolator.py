@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +218,9 @@ class Interpolator:
         return self.to_images(frames[0], img0.dtype)[0], maps[0][0].cpu().numpy()
 
 
+FLOW_ROUTE = "flow"  # the route that runs no synthesis: flow-only
+
+
 def parse_routing(route: str | None, *, dynamic_blocks: int | None = None) -> Routing:
     """``apr``, ``static`` or keep ratios ``0.1,0.4,0.6,0.9`` (None: the default policy, ``apr``); with
     ``dynamic_blocks``, the keep ratios must number that many. Raises :class:`UsageError` (subject ``route``)."""
@@ -258,16 +262,22 @@ def load_model(
     ``weights``: an aprvfi weights file, or an EBME ``bi-flownet.pkl`` (flow-only). None: the
     shipped default APR-VFI weights if any, else flow-only with the shipped EBME flow weights.
     ``device``: auto, cpu or cuda; ``precision``: auto, fp32, bf16 or fp16.
-    ``route``: apr, static or keep ratios, one per dynamic block of the network (None: apr).
+    ``route``: apr, static or keep ratios, one per dynamic block of the network (None: apr); ``flow``:
+    flow-only interpolation whatever the weights (the fast end of the speed/quality dial).
     ``threads``: CPU threads for torch (>= 1; None: ``$APRVFI_THREADS``, else torch's default).
     ``flow_scale``: ``auto``, 1, 0.5 or 0.25, the resolution the flow network runs at.
     Raises :class:`ModelError` / :class:`UsageError` with a one-line message.
     """
     placement = resolve_placement(device, precision, threads)
-    parse_routing(route)  # a bad route is a usage error before the weights load
+    flow_only = route is not None and route.strip().lower() == FLOW_ROUTE
+    if not flow_only:
+        parse_routing(route)  # a bad route is a usage error before the weights load
     scale = parse_flow_scale(flow_scale)
     model, origin = resolve_weights(weights)
-    routing = parse_routing(route, dynamic_blocks=model.config.num_dynamic_blocks)
+    if flow_only:  # the fast end of the dial: the network's flow, splatted and blended, no synthesis
+        routing, origin = Routing(), replace(origin, method="flow-only", chosen=origin.method == "model")
+    else:
+        routing = parse_routing(route, dynamic_blocks=model.config.num_dynamic_blocks)
     return Interpolator(
         model,
         method=origin.method,

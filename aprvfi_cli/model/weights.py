@@ -39,10 +39,13 @@ class Origin:
 
     method: Method
     path: Path | None
+    chosen: bool = False  # flow-only asked for (``--route flow``) although the weights hold a network
 
     def describe(self) -> str:
         if self.method == "model":
             return f"APR-VFI model ({self.path})"
+        if self.chosen:
+            return f"flow-only interpolation (route flow; the flow network of {self.path})"
         return f"flow-only interpolation (EBME flow weights {self.path}; no trained APR-VFI weights installed)"
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from aprvfi_cli.eval.devset import DevBatch
-from aprvfi_cli.model import APRVFI
+from aprvfi_cli.model import APRVFI, DEFAULT_FLOW_SCALE
 from aprvfi_cli.placement import Placement
 from aprvfi_cli.train.augment import AugmentConfig, augment_batch_with_flow
 
@@ -139,7 +139,7 @@ class ResidentTriplets:
         Args:
             clips: clips with at least one triplet each (others are skipped).
             model: supplies the frozen flow network; its ``estimate`` runs under the placement's
-                autocast exactly as inference runs it.
+                autocast, at inference's default flow scale, exactly as inference runs it.
             placement: the device and precision.
             cell: side of the error cells (px).
             batch: triplets per flow call.
@@ -218,7 +218,7 @@ def _flow_and_error(
     frame0, truth, frame1 = group.take(index)
     height, width = group.size
     with placement.autocast():
-        pair = model.estimate(placement.to(frame0), placement.to(frame1), context=False)
+        pair = model.estimate(placement.to(frame0), placement.to(frame1), context=False, flow_scale=DEFAULT_FLOW_SCALE)
         guess = model.flow_only(pair, group.t[index])
     flow = pair.flow[:, :, :height, :width].to(torch.float16)
     error = (guess.float() - truth).square().mean(dim=1, keepdim=True)
