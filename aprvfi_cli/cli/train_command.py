@@ -143,9 +143,9 @@ def train(
 
     from aprvfi_cli.placement import resolve_placement
     from aprvfi_cli.train.dataset import DataConfig
+    from aprvfi_cli.train.launch import build_trainer
     from aprvfi_cli.train.store_crops import StoreSampling
     from aprvfi_cli.train.synthetic import SyntheticConfig
-    from aprvfi_cli.train.trainer import build_trainer
     from aprvfi_cli.video.termination import Terminated, terminate_on_signals
 
     console = Console(stderr=True)

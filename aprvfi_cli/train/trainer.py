@@ -30,7 +30,7 @@ from aprvfi_cli.model.weights import ebme_flow_weights, read_weights, resolve_we
 from aprvfi_cli.placement import Placement
 from aprvfi_cli.train.checkpoint import Progress, load_checkpoint, save_checkpoint, set_rng_state
 from aprvfi_cli.train.config import StageConfig, TrainConfig, stage_data
-from aprvfi_cli.train.dataset import Material, Sample, StepBatches, load_material, validation_samples
+from aprvfi_cli.train.dataset import Material, Sample, StepBatches, validation_samples
 from aprvfi_cli.train.losses import LossTerms, total_loss
 from aprvfi_cli.train.reference_routes import patch_difficulty, reference_route_map
 from aprvfi_cli.train.resident import ResidentBatches, ResidentData
@@ -162,28 +162,21 @@ class Trainer:
         return terms
 
     def batches(self, stage: StageConfig, start: int) -> Iterator[dict[str, torch.Tensor]]:
-        """The stage's batches from step ``start`` on (prefetched by worker processes)."""
+        """The stage's batches from step ``start`` on: drawn on the device for resident data, else prefetched
+        by loader processes (``workers``)."""
+        sampled = {
+            "crop": stage.crop,
+            "batch_size": stage.batch_size,
+            "seed": self.config.data.seed,
+            "stream": stage.stage,
+        }
         if self.resident is not None:
-            batches = ResidentBatches(
-                self.resident.train,
-                self.config.pack,
-                crop=stage.crop,
-                batch_size=stage.batch_size,
-                seed=self.config.data.seed,
-                stream=stage.stage,
-            )
-            return (batches[step] for step in range(start, stage.steps))  # already on the device
-        if self.config.store is not None:
-            dataset = StoreBatches(
-                self.config.store,
-                crop=stage.crop,
-                batch_size=stage.batch_size,
-                seed=self.config.data.seed,
-                stream=stage.stage,
-            )
+            dataset = ResidentBatches(self.resident.train, self.config.pack, **sampled)
+        elif self.config.store is not None:
+            dataset = StoreBatches(self.config.store, **sampled)
         else:
             dataset = StepBatches(self.material, stage_data(self.config, stage), stream=stage.stage)
-        if self.config.workers <= 0:
+        if self.resident is not None or self.config.workers <= 0:  # resident batches are on the device already
             return (dataset[step] for step in range(start, stage.steps))
         loader = torch.utils.data.DataLoader(
             dataset,
@@ -395,33 +388,3 @@ class Trainer:
         }
         with open(self.run_dir / "log.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
-
-
-def build_trainer(
-    config: TrainConfig,
-    *,
-    run_dir: str | Path,
-    cache: str | Path,
-    placement: Placement | None = None,
-    resume: str | Path | None = None,
-    progress_bar: bool = True,
-) -> Trainer:
-    """Load the data and build a :class:`Trainer`; a resumed run takes its config (stages, data
-    recipe, optimiser) from the checkpoint; only loader workers and checkpoint retention from ``config``."""
-    if resume is not None:
-        config = replace(
-            TrainConfig.from_dict(load_checkpoint(resume)["config"]),
-            workers=config.workers,
-            keep_checkpoints=config.keep_checkpoints,
-        )
-    if config.store is not None and any(stage.trains_flow for stage in config.stages):
-        raise ValueError("the store holds a frozen flow: train stage 1 from the cache, stages 2 and 3 from the store")
-    material = None if config.store is not None else load_material(cache, config.data)
-    return Trainer(
-        config,
-        run_dir=run_dir,
-        material=material,
-        placement=placement,
-        resume=resume,
-        progress_bar=progress_bar,
-    )
