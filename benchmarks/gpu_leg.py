@@ -32,7 +32,7 @@ from aprvfi_cli.eval.speed import measure
 from aprvfi_cli.model import ModelConfig, Routing
 from aprvfi_cli.model.weights import flow_only_model
 from aprvfi_cli.placement import resolve_placement
-from aprvfi_cli.train.leg import chain_config, export_chain_head, run_leg
+from aprvfi_cli.train.leg import chain_config, export_chain_head, read_log, run_leg
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU_SIZES = ((1920, 1080), (2048, 1080), (3840, 2160))
@@ -53,10 +53,7 @@ def code_hash() -> str:
 
 
 def last_leg(chain: Path | None) -> dict:
-    path = chain / "log.jsonl" if chain else None
-    if not path or not path.is_file():
-        return {}
-    legs = [json.loads(line) for line in path.read_text().splitlines() if '"event": "leg"' in line]
+    legs = read_log(chain / "log.jsonl", "leg") if chain else []
     return legs[-1] if legs else {}
 
 

@@ -20,11 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from aprvfi_cli.data.pack import Pack
 from aprvfi_cli.data.triplets import spread
-from aprvfi_cli.eval.devset import score_dev
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 from aprvfi_cli.model.weights import flow_only_model
 from aprvfi_cli.placement import Placement
@@ -262,8 +260,7 @@ def _dev_seconds(trainer: Trainer) -> float:
     for _ in range(2):
         trainer.placement.synchronize()
         started = time.monotonic()
-        with torch.backends.cudnn.flags(enabled=True, benchmark=False):  # as the trainer's validation runs
-            score_dev(trainer.evaluated, [first], routings=routings, placement=trainer.placement)
+        trainer.score_dev([first], routings)
         trainer.placement.synchronize()
         timings.append(time.monotonic() - started)
     trainer.model.train()
@@ -292,9 +289,16 @@ def profile_steps(trainer: Trainer, *, steps: int = 8, rows: int = 25) -> dict[s
     return {"steps": steps, "seconds_per_step": round(seconds, 4), "sorted_by": key, "table": table}
 
 
+def read_log(path: Path, event: str) -> list[dict[str, Any]]:
+    """The records of one ``event`` in a run's ``log.jsonl``, in order (none when there is no log)."""
+    if not path.is_file():
+        return []
+    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return [r for r in records if r.get("event") == event]
+
+
 def _last_validation(log_path: Path) -> dict[str, Any]:
-    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    return next((r for r in reversed(records) if r.get("event") == "validation"), {})
+    return (read_log(log_path, "validation") or [{}])[-1]
 
 
 def export_chain_head(work: Path, out: Path) -> Path:
@@ -308,11 +312,6 @@ def export_chain_head(work: Path, out: Path) -> Path:
     return out
 
 
-def chain_step(chain: Path) -> int:
-    """The global step a chain head stands at."""
-    return int(torch.load(chain / "state.pt", map_location="cpu", weights_only=False)["progress"]["global_step"])
-
-
 def chain_weights(chain: Path) -> tuple[APRVFI, dict[str, Any]]:
     """The weights a chain head offers (its moving average when the run keeps one) and a card for them:
     steps, samples seen, the legs with their devices and training seconds, and the last dev score."""
@@ -324,10 +323,7 @@ def chain_weights(chain: Path) -> tuple[APRVFI, dict[str, Any]]:
         average = {k.removeprefix("module."): v for k, v in average.items() if k.startswith("module.")}
     model.load_state_dict(average if average is not None else checkpoint["model"])
     log_path = chain / "log.jsonl"
-    records = (
-        [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
-    )
-    legs = [r for r in records if r.get("event") == "leg"]
+    legs = read_log(log_path, "leg")
     card = {
         "trained_by": "aprvfi GPU legs (benchmarks/gpu_leg.sh)",
         "progress": asdict(checkpoint["progress"]),
@@ -338,6 +334,6 @@ def chain_weights(chain: Path) -> tuple[APRVFI, dict[str, Any]]:
             for r in legs
         ],
         "train_minutes": round(sum(r.get("train_s", 0) for r in legs) / 60, 2),
-        "dev": _last_validation(log_path) if log_path.is_file() else {},
+        "dev": _last_validation(log_path),
     }
     return model, card

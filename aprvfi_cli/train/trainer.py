@@ -14,7 +14,7 @@ import contextlib
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from aprvfi_cli.data.store import Store
-from aprvfi_cli.eval.devset import score_dev, store_dev_batches
+from aprvfi_cli.eval.devset import DevBatch, DevReport, score_dev, store_dev_batches
 from aprvfi_cli.model import APRVFI, ModelConfig, Routing
 from aprvfi_cli.model.weights import ebme_flow_weights, read_weights, resolve_weights, save_weights
 from aprvfi_cli.placement import Placement
@@ -304,6 +304,12 @@ class Trainer:
         self.log(result)
         return result
 
+    def score_dev(self, batches: Iterable[DevBatch], routings: dict[str, Routing]) -> DevReport:
+        """Score dev batches with the weights validated (the moving average when kept)."""
+        # whole frames and APR's varying patch counts: every new shape would be autotuned anew
+        with torch.backends.cudnn.flags(enabled=True, benchmark=False):
+            return score_dev(self.evaluated, batches, routings=routings, placement=self.placement)
+
     def validate_dev(self, *, per_clip: int | None | str = "config") -> dict[str, Any]:
         """Score the dev set (the resident one, else the store's: ``per_clip`` triplets per clip, default the
         config's) and log it."""
@@ -318,10 +324,7 @@ class Trainer:
                 placement=self.placement,
                 limit_per_group=self.config.dev_per_clip if per_clip == "config" else per_clip,
             )
-        # whole frames and APR's varying patch counts: every new shape would be autotuned anew
-        with torch.backends.cudnn.flags(enabled=True, benchmark=False):
-            report = score_dev(self.evaluated, batches, routings=routings, placement=self.placement)
-        result = {"event": "validation", **report.summary()}
+        result = {"event": "validation", **self.score_dev(batches, routings).summary()}
         method = "apr" if self.stage.routed else "static"
         if self.best.consider(
             gain=result[f"dev_{method}_gain"],
