@@ -96,6 +96,7 @@ class SynthesisNet(nn.Module):
                 chosen = torch.nonzero(route[:, column] > 0.5).flatten()
                 if chosen.numel():
                     inputs = torch.cat([*context.at(index[chosen])(k), feature[chosen]], dim=1)
-                    feature = feature.index_copy(0, chosen, block(inputs).to(feature.dtype))
+                    # clone + in place keeps channels_last (``index_copy`` returns NCHW: later blocks ran slower).
+                    feature = feature.clone().index_copy_(0, chosen, block(inputs).to(feature.dtype))
             features.append(feature)
         return features
