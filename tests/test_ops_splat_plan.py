@@ -88,3 +88,50 @@ def test_shape_errors() -> None:
         plan_splat(torch.zeros(1, 2, 4, 4), weight=torch.ones(1, 1, 4, 5))
     with pytest.raises(ValueError, match="map"):
         plan_splat(torch.zeros(1, 2, 4, 4)).apply(torch.rand(1, 3, 4, 5))
+
+
+def test_tiles_read_only_the_band_of_source_rows_the_flow_can_bring_to_them() -> None:
+    generator = torch.Generator().manual_seed(4)
+    source = torch.rand(2, 3, 32, 16, dtype=torch.float64, generator=generator)
+    flow = torch.zeros(2, 2, 32, 16, dtype=torch.float64)
+    flow[:, 1] = 3.0  # everything moves 3 px down
+    flow[1, 1, 20:] = -2.5  # the bottom of frame 1 moves 2.5 px up
+    plan = plan_splat(flow, tile=8)  # 4 x 2 tiles per frame
+    # Tile row 1 of frame 0 (image rows 8-15) can receive source rows 4 (its lower corners) to 15.
+    assert plan.tiles(torch.tensor([2, 3])).source_rows == (4, 16)
+    # Tile row 0 of frame 1 (rows 32-39 over B*H) may also receive from 3 rows below it.
+    assert plan.tiles(torch.tensor([8, 9])).source_rows == (32, 43)
+    # The first tile row of frame 0 and the whole of frame 1: the band spans both frames.
+    both = torch.tensor([0, 1, 8, 9, 10, 11, 12, 13, 14, 15])
+    assert plan.tiles(both).source_rows == (0, 64)
+    whole = plan.apply(source)
+    for chosen in (both, torch.tensor([2, 3]), torch.tensor([13, 10])):
+        got = plan.tiles(chosen).apply(source).view(-1, 8, 8, 3).permute(0, 3, 1, 2)
+        torch.testing.assert_close(got, gather_patches(whole, chosen, 8), rtol=1e-12, atol=1e-12)
+
+
+def test_tiles_nothing_lands_on_splat_to_zero() -> None:
+    flow = torch.zeros(1, 2, 24, 24)
+    flow[:, 0] = 100.0  # everything leaves the frame: its corners clamp to the right edge's tiles
+    plan = plan_splat(flow, tile=8)  # 3 x 3 tiles; nothing at all lands on the middle one
+    rows = plan.tiles(torch.tensor([4]))
+    assert rows.matrix.values().numel() == 0 and rows.source_rows == (7, 16)
+    out = rows.apply(torch.rand(1, 2, 24, 24))
+    assert out.shape == (64, 2) and torch.equal(out, torch.zeros_like(out))
+
+
+def test_a_non_finite_flow_reaches_the_whole_frame() -> None:
+    flow = torch.zeros(1, 2, 16, 16)
+    flow[0, 1, 3, 4] = float("nan")
+    assert plan_splat(flow, tile=8).tiles(torch.tensor([2])).source_rows == (0, 16)
+
+
+def test_tiles_of_a_bf16_map_match_the_fp32_splat() -> None:
+    generator = torch.Generator().manual_seed(5)
+    source = torch.rand(1, 6, 32, 32, generator=generator)
+    plan = plan_splat(torch.randn(1, 2, 32, 32, generator=generator) * 4, tile=8)
+    chosen = torch.tensor([3, 4, 9, 14])
+    want = plan.tiles(chosen).apply(source)
+    got = plan.tiles(chosen).apply(source.bfloat16().contiguous(memory_format=torch.channels_last))
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), want, rtol=2e-2, atol=2e-2)

@@ -10,6 +10,8 @@ against 1.28 s (one core), and the same code runs on CUDA.
 A plan made with ``tile`` orders its rows tile by tile (each tile's pixels row-major), so the
 rows of any run of consecutive tiles are one slice of the matrix: a block reading a chunk of
 patches takes its rows without a copy, and a routed subset costs one copy per run of tiles.
+Those rows read only the band of source rows whose pixels land in the tiles, so a map of
+another dtype (bf16 context) is converted band by band, not whole for every chunk.
 
 The result equals :func:`forward_splat`'s up to the order of the additions. Gradients reach the
 values (training the context) but not the flow: a learned flow needs :func:`forward_splat`.
@@ -40,25 +42,42 @@ def _csr(crow: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Te
         return torch.sparse_csr_tensor(crow, col, values, size=size, check_invariants=False)
 
 
+def _source_rows(source: Tensor, first: int, stop: int) -> Tensor:
+    """Rows [first, stop) of ``source`` (B, C, H, W), counted over (b, y), as (pixels, C) in (b, y, x)
+    order: a view of a channels_last map within one frame, else a copy of the band only."""
+    _, channels, height, _ = source.shape
+    pieces = [
+        source[b, :, max(first - b * height, 0) : min(stop - b * height, height)].permute(1, 2, 0).reshape(-1, channels)
+        for b in range(first // height, -(-stop // height))
+    ]
+    if not pieces:
+        return source.new_empty(0, channels)
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+
+
 @dataclass(frozen=True)
 class SplatRows:
     """Some target pixels of a :class:`SplatPlan`, ready to apply to any number of maps.
 
     Attributes:
-        matrix: (R, N) sparse CSR, the plan's rows of those R pixels.
+        matrix: (R, n) sparse CSR, the plan's rows of those R pixels; its columns count source
+            pixels from the first of ``source_rows``.
         denominator: (R, 1) the weight landed on each of them; a hole's 0 becomes 1, so holes
             come out 0 (the EBME convention).
         size: (B, H, W) of the maps it reads.
+        source_rows: [first, stop) over the maps' B*H rows: the band whose pixels land on these
+            rows; only it is read (and converted to the plan's dtype).
     """
 
     matrix: Tensor
     denominator: Tensor
     size: tuple[int, int, int]
+    source_rows: tuple[int, int]
 
     def apply(self, source: Tensor) -> Tensor:
         """Splat ``source`` (B, C, H, W), any float dtype, onto the rows: (R, C) in its dtype."""
         _check_map(source, self.size)
-        values = source.permute(0, 2, 3, 1).reshape(-1, source.shape[1]).to(self.matrix.dtype)
+        values = _source_rows(source, *self.source_rows).to(self.matrix.dtype)
         with torch.autocast(source.device.type, enabled=False):  # autocast would make S bf16
             splatted = torch.sparse.mm(self.matrix, values)  # (R, C), in the plan's precision
         tracked = torch.is_grad_enabled() and source.requires_grad
@@ -77,6 +96,8 @@ class SplatPlan:
         weight: (B, 1, H, W) sum of the bilinear weights that land on each pixel (>= fp32).
         hole: (B, 1, H, W) float mask, 1 where nothing lands (>= fp32).
         tile: the side of the tiles the rows are grouped by, or None for (b, y, x) order.
+        reach: (B, 2) int, how many rows a source may land below and above its own in each frame
+            (the flow's vertical extent, rounded out): the band of source rows a run of tiles reads.
     """
 
     matrix: Tensor
@@ -84,6 +105,7 @@ class SplatPlan:
     weight: Tensor
     hole: Tensor
     tile: int | None = None
+    reach: Tensor | None = None
 
     @property
     def size(self) -> tuple[int, int, int]:
@@ -97,7 +119,8 @@ class SplatPlan:
         The result is laid out channels_last in memory (a free view of the product for an
         untiled plan); a channels_last source is read without a copy.
         """
-        image = SplatRows(self.matrix, self.denominator, self.size).apply(source)
+        batch, height, _ = self.size
+        image = SplatRows(self.matrix, self.denominator, self.size, (0, batch * height)).apply(source)
         if self.tile is not None:
             image = _untile(image, self.size, self.tile)
         batch, height, width = self.size
@@ -108,15 +131,33 @@ class SplatPlan:
         tile after tile, each row-major: N * tile * tile rows, selected once for any number of
         maps. A run of consecutive tiles is a slice of the plan (no copy); other tiles cost a
         copy of their own rows only, so a skipped patch costs nothing."""
-        if self.tile is None:
+        if self.tile is None or self.reach is None:
             raise ValueError("this plan was made without tiles")
         per = self.tile * self.tile
         crow, col, val = self.matrix.crow_indices(), self.matrix.col_indices(), self.matrix.values()
-        rows = [(first * per, (first + count) * per) for first, count in _runs(index)]
+        runs = _runs(index)
+        rows = [(first * per, (first + count) * per) for first, count in runs]
         if not rows:
             rows = [(0, 0)]  # no tiles: an empty slice
-        # Where each run's entries start and stop: one read (one device sync on a GPU).
-        bounds = crow[torch.tensor(rows, device=crow.device).view(-1)].tolist()
+        # Where each run's entries start and stop, and how far sources reach: one read (one device sync on a GPU).
+        batch, height, width = self.size
+        frame_tiles, tiles_across = height * width // per, width // self.tile
+        low, high = (
+            (min(first for first, _ in runs), max(first + count - 1 for first, count in runs)) if runs else (0, 0)
+        )
+        reach = self.reach[[low // frame_tiles, high // frame_tiles], [0, 1]]  # down of the first frame, up of the last
+        starts = crow[torch.tensor(rows, device=crow.device).view(-1)]
+        *bounds, down, up = torch.cat([starts, reach.to(crow.dtype)]).tolist()
+        band = (0, 0)
+        if runs:  # source rows (over B*H) that can land in the tile rows from low's to high's
+            top, bottom = (
+                (low % frame_tiles) // tiles_across * self.tile,
+                ((high % frame_tiles) // tiles_across + 1) * self.tile,
+            )
+            band = (
+                low // frame_tiles * height + max(top - 1 - down, 0),
+                high // frame_tiles * height + min(bottom + up, height),
+            )
         entries = list(zip(bounds[::2], bounds[1::2], strict=True))
         if len(rows) == 1:  # views, no copy
             (start, stop), (first, last) = rows[0], entries[0]
@@ -131,8 +172,9 @@ class SplatPlan:
             sub_col = torch.cat([col[first:last] for first, last in entries])
             sub_val = torch.cat([val[first:last] for first, last in entries])
             denominator = torch.cat([self.denominator[start:stop] for start, stop in rows])
-        matrix = _csr(sub_crow, sub_col, sub_val, (index.numel() * per, self.matrix.shape[1]))
-        return SplatRows(matrix, denominator, self.size)
+        sub_col = sub_col - band[0] * width  # columns from the band's first pixel
+        matrix = _csr(sub_crow, sub_col, sub_val, (index.numel() * per, (band[1] - band[0]) * width))
+        return SplatRows(matrix, denominator, self.size, band)
 
 
 def _untile(rows: Tensor, size: tuple[int, int, int], tile: int) -> Tensor:
@@ -197,8 +239,20 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
     row_starts[1:] = torch.bincount(rows, minlength=pixels).cumsum(0)
     matrix = _csr(row_starts, (order % pixels).to(index_dtype), bilinear[order], (pixels, pixels))
     denominator = (total + (total == 0)).unsqueeze(1)  # in row order; a hole's 0 becomes 1: holes come out 0
+    reach = None
     if tile is not None:  # weight and hole in (b, y, x) order for the whole-frame users
         total = _untile(total.unsqueeze(1), (batch, height, width), tile)
+        reach = _reach(flow[:, 1], height)
     shape = (batch, 1, height, width)
     hole = (total == 0).to(precise).view(shape)
-    return SplatPlan(matrix=matrix, denominator=denominator, weight=total.view(shape), hole=hole, tile=tile)
+    return SplatPlan(
+        matrix=matrix, denominator=denominator, weight=total.view(shape), hole=hole, tile=tile, reach=reach
+    )
+
+
+def _reach(flow_y: Tensor, height: int) -> Tensor:
+    """(B, 2) int: rows down and up that any source of each frame may land from its own row,
+    ceil(max(F_y, 0)) and ceil(max(-F_y, 0)), at most ``height`` (a non-finite flow reaches the whole frame)."""
+    flow_y = torch.nan_to_num(flow_y.flatten(1).float(), nan=height, posinf=height, neginf=-height)
+    extent = torch.stack([flow_y.amax(1), -flow_y.amin(1)], dim=1)
+    return extent.clamp(0, height).ceil().long()
