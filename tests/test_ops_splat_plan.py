@@ -135,3 +135,15 @@ def test_tiles_of_a_bf16_map_match_the_fp32_splat() -> None:
     got = plan.tiles(chosen).apply(source.bfloat16().contiguous(memory_format=torch.channels_last))
     assert got.dtype == torch.bfloat16
     torch.testing.assert_close(got.float(), want, rtol=2e-2, atol=2e-2)
+
+
+def test_the_matrix_holds_only_corners_that_land_in_the_frame() -> None:
+    height, width = 5, 7
+    weight = torch.ones(1, 1, height, width)
+    weight[..., 0, :3] = 0  # three sources of weight 0 land nowhere
+    plan = plan_splat(torch.zeros(1, 2, height, width), weight=weight)
+    inside = height * width + height * (width - 1) + (height - 1) * width + (height - 1) * (width - 1)
+    dropped = 3 + 3 + 3 + 3  # their four corners each (all inside the frame)
+    assert plan.matrix.values().numel() == inside - dropped
+    gone = plan_splat(torch.full((1, 2, height, width), 50.0), tile=None)
+    assert gone.matrix.values().numel() == 0 and bool(gone.hole.all())

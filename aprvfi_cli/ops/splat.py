@@ -69,16 +69,17 @@ def forward_splat(
     flow_x = flow[:, 0].reshape(rows, width).to(precise)
     flow_y = flow[:, 1].reshape(rows, width).to(precise)
     source_weight = None if weight is None else weight.reshape(rows, width).to(precise)
-    # Targets land on a canvas with a border of _BORDER px: a corner that leaves the frame lands
+    # Targets land on a canvas with a border of CANVAS_BORDER px: a corner that leaves the frame lands
     # in the border, dropped at the end, so no corner needs a validity mask or its own clamp.
-    canvas = (batch, height + 2 * _BORDER, width + 2 * _BORDER)
+    canvas = (batch, height + 2 * CANVAS_BORDER, width + 2 * CANVAS_BORDER)
     accumulated = torch.zeros(channels, math.prod(canvas), dtype=precise, device=source.device)
     total = torch.zeros(math.prod(canvas), dtype=precise, device=source.device)
     step = max(1, chunk_pixels_for(channels, chunk_pixels) // width)  # whole rows at a time
     columns = torch.arange(width, device=source.device, dtype=precise)
+    offsets = corner_offsets(canvas, device=source.device)
     for start in range(0, rows, step):
         stop = min(start + step, rows)
-        index, bilinear = _corners(
+        base, bilinear = canvas_corners(
             start,
             stop,
             canvas,
@@ -87,13 +88,14 @@ def forward_splat(
             flow_y[start:stop],
             None if source_weight is None else source_weight[start:stop],
         )
+        index = (base[None] + offsets[:, None]).view(-1)
         # All four corners in one 1-D scatter per channel, and scatter_add_ rather than index_add_
         # (the same sums in the same order): both faster on the CPU (BENCHMARKS §6).
         for c, plane in enumerate(planes):
             accumulated[c].scatter_add_(0, index, (plane[start:stop].reshape(1, -1) * bilinear).view(-1))
         total.scatter_add_(0, index, bilinear.view(-1))
 
-    inner = (..., slice(_BORDER, _BORDER + height), slice(_BORDER, _BORDER + width))
+    inner = (..., slice(CANVAS_BORDER, CANVAS_BORDER + height), slice(CANVAS_BORDER, CANVAS_BORDER + width))
     total = total.view(batch, 1, *canvas[1:])[inner]
     hole = (total == 0).to(precise)
     # A normaliser of 0 becomes 1 so holes come out as 0 (the EBME convention).
@@ -102,10 +104,16 @@ def forward_splat(
     return SplatResult(image=image.to(source.dtype).transpose(0, 1), weight=total, hole=hole)
 
 
-_BORDER = 2  # px around the canvas: bilinear corners clamped to [-2, size] all land inside it
+CANVAS_BORDER = 2  # px around the canvas: bilinear corners clamped to [-2, size] all land inside it
 
 
-def _corners(
+def corner_offsets(canvas: tuple[int, int, int], *, device: torch.device) -> Tensor:
+    """(4,) flat canvas offsets of the corners (y, x) = 00, 01, 10, 11 from the top-left one."""
+    width = canvas[2]
+    return torch.tensor([0, 1, width, width + 1], device=device)
+
+
+def canvas_corners(
     start: int,
     stop: int,
     canvas: tuple[int, int, int],
@@ -114,10 +122,20 @@ def _corners(
     flow_y: Tensor,
     source_weight: Tensor | None,
 ) -> tuple[Tensor, Tensor]:
-    """Flat canvas indices (4 n) and bilinear weights (4, n) of the n source pixels of rows
-    [start, stop) ((b, y) rows, flows (rows, W)), corners (y, x) = 00, 01, 10, 11."""
+    """Where the source pixels of (b, y) rows [start, stop) land on the ``canvas`` (B, H + 4, W + 4).
+
+    Args:
+        columns: (W,) 0, 1, ..., W - 1 in the flows' dtype.
+        flow_x, flow_y: (rows, W) displacement in pixels.
+        source_weight: (rows, W) or None.
+
+    Returns:
+        The flat canvas index of each pixel's top-left corner (n,) (int64; add
+        :func:`corner_offsets` for the others), and the bilinear weights (4, n) of the corners
+        (y, x) = 00, 01, 10, 11. A corner outside the frame lands in the border.
+    """
     planes, canvas_height, canvas_width = canvas
-    height, width = canvas_height - 2 * _BORDER, canvas_width - 2 * _BORDER
+    height, width = canvas_height - 2 * CANVAS_BORDER, canvas_width - 2 * CANVAS_BORDER
     rows = torch.arange(start, stop, device=flow_x.device)
     target_x = flow_x + columns
     target_y = flow_y + (rows % height).to(flow_y.dtype)[:, None]
@@ -129,11 +147,9 @@ def _corners(
         weight_y = weight_y * source_weight.reshape(-1)
     bilinear = (weight_y[:, None] * weight_x[None]).reshape(4, -1)
     # Clamped after the integer cast: whatever a huge or non-finite position casts to, it lands in the border.
-    row_base = ((rows // height) * canvas_height + _BORDER) * canvas_width + _BORDER  # (rows,)
-    top = top.long().clamp_(-_BORDER, height).mul_(canvas_width).add_(row_base[:, None])
-    base = left.long().clamp_(-_BORDER, width).add_(top).view(-1)
-    offsets = torch.tensor([0, 1, canvas_width, canvas_width + 1], device=base.device)
-    return (base[None] + offsets[:, None]).view(-1), bilinear
+    row_base = ((rows // height) * canvas_height + CANVAS_BORDER) * canvas_width + CANVAS_BORDER  # (rows,)
+    top = top.long().clamp_(-CANVAS_BORDER, height).mul_(canvas_width).add_(row_base[:, None])
+    return left.long().clamp_(-CANVAS_BORDER, width).add_(top).view(-1), bilinear
 
 
 def chunk_pixels_for(channels: int, limit: int = 1 << 18) -> int:
@@ -143,48 +159,3 @@ def chunk_pixels_for(channels: int, limit: int = 1 << 18) -> int:
     split given the whole's chunk size sum exactly as the whole does.
     """
     return max(1, min(limit, _CHUNK_VALUES // (4 * max(channels, 1))))
-
-
-def bilinear_corners(
-    start: int,
-    stop: int,
-    height: int,
-    width: int,
-    flow_x: Tensor,
-    flow_y: Tensor,
-    source_weight: Tensor | None,
-    *,
-    tile: int | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Flat target indices (4, n) and bilinear weights (4, n) of source pixels [start, stop).
-
-    Corners outside the frame get weight 0 (and a clamped, valid index). Target indices are
-    (b, y, x) row-major, or with ``tile`` (dividing H and W) tile by tile: (b, tile row, tile
-    column, y in tile, x in tile), so each tile's pixels are one run of indices.
-    """
-    rows = torch.arange(start, stop, device=flow_x.device)
-    plane = rows // (height * width)
-    target_x = (rows % width).to(flow_x.dtype) + flow_x
-    target_y = ((rows // width) % height).to(flow_y.dtype) + flow_y
-    left, top = torch.floor(target_x), torch.floor(target_y)
-    frac_x, frac_y = target_x - left, target_y - top
-    # Clamped before the integer cast, so a huge or non-finite flow cannot overflow it.
-    left = left.clamp(-2, width).long()
-    top = top.clamp(-2, height).long()
-    xs = torch.stack([left, left + 1])  # (2, n)
-    ys = torch.stack([top, top + 1])
-    weight_x = torch.stack([1 - frac_x, frac_x]) * ((xs >= 0) & (xs < width))
-    weight_y = torch.stack([1 - frac_y, frac_y]) * ((ys >= 0) & (ys < height))
-    if source_weight is not None:
-        weight_y = weight_y * source_weight
-    bilinear = (weight_y[:, None] * weight_x[None]).reshape(4, -1)  # corners (y, x) = 00, 01, 10, 11
-    ys, xs = ys.clamp_(0, height - 1), xs.clamp_(0, width - 1)
-    if tile is None:
-        offset_y, offset_x = plane * (height * width) + ys * width, xs
-    else:
-        offset_y = (
-            plane * (height * width) + torch.div(ys, tile, rounding_mode="floor") * (tile * width) + ys % tile * tile
-        )
-        offset_x = torch.div(xs, tile, rounding_mode="floor") * (tile * tile) + xs % tile
-    index = (offset_y[:, None] + offset_x[None]).reshape(4, -1)
-    return index, bilinear

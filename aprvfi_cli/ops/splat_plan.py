@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from aprvfi_cli.ops.splat import bilinear_corners
+from aprvfi_cli.ops.splat import CANVAS_BORDER, canvas_corners, corner_offsets
 
 
 def _check_map(source: Tensor, size: tuple[int, int, int]) -> None:
@@ -216,38 +216,82 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
         raise ValueError(f"weight must be ({batch}, 1, {height}, {width}), got {tuple(weight.shape)}")
     if tile is not None and (tile < 1 or height % tile or width % tile):
         raise ValueError(f"tiles of {tile} px do not divide a {height}x{width} flow")
-    pixels = batch * height * width
+    device, pixels, rows = flow.device, batch * height * width, batch * height
     precise = torch.promote_types(flow.dtype, torch.float32)
     flow = flow.detach()
-    target, bilinear = bilinear_corners(
+    # Corners land on a canvas with a border: one outside the frame lands there and is dropped.
+    canvas = (batch, height + 2 * CANVAS_BORDER, width + 2 * CANVAS_BORDER)
+    cells = canvas[0] * canvas[1] * canvas[2]
+    inner = (slice(None), slice(CANVAS_BORDER, CANVAS_BORDER + height), slice(CANVAS_BORDER, CANVAS_BORDER + width))
+    base, bilinear = canvas_corners(
         0,
-        pixels,
-        height,
-        width,
-        flow[:, 0].reshape(pixels).to(precise),
-        flow[:, 1].reshape(pixels).to(precise),
-        None if weight is None else weight.detach().reshape(pixels).to(precise),
-        tile=tile,
+        rows,
+        canvas,
+        torch.arange(width, device=device, dtype=precise),
+        flow[:, 0].reshape(rows, width).to(precise),
+        flow[:, 1].reshape(rows, width).to(precise),
+        None if weight is None else weight.detach().reshape(rows, width).to(precise),
     )
-    target, bilinear = target.reshape(-1), bilinear.reshape(-1)  # corner-major: entry e is source e % pixels
-    total = torch.zeros(pixels, dtype=precise, device=flow.device).scatter_add_(0, target, bilinear)
-    # Stable: the sources of one target add up in a fixed order, so the result is deterministic.
+    if weight is not None:  # a source of weight 0 lands nowhere: all its corners in the border (cell 0)
+        base = base.masked_fill_(weight.reshape(-1) == 0, 0)
     # 32-bit indices where they fit: the matrix is 2/3 the size and 32-bit keys sort faster (BENCHMARKS §6).
-    index_dtype = torch.int32 if 4 * pixels < 2**31 else torch.int64
-    rows, order = torch.sort(target.to(index_dtype), stable=True)
-    row_starts = torch.zeros(pixels + 1, dtype=index_dtype, device=flow.device)
-    row_starts[1:] = torch.bincount(rows, minlength=pixels).cumsum(0)
-    matrix = _csr(row_starts, (order % pixels).to(index_dtype), bilinear[order], (pixels, pixels))
-    denominator = (total + (total == 0)).unsqueeze(1)  # in row order; a hole's 0 becomes 1: holes come out 0
-    reach = None
-    if tile is not None:  # weight and hole in (b, y, x) order for the whole-frame users
-        total = _untile(total.unsqueeze(1), (batch, height, width), tile)
-        reach = _reach(flow[:, 1], height)
-    shape = (batch, 1, height, width)
-    hole = (total == 0).to(precise).view(shape)
-    return SplatPlan(
-        matrix=matrix, denominator=denominator, weight=total.view(shape), hole=hole, tile=tile, reach=reach
-    )
+    index_dtype = torch.int32 if 4 * max(cells, pixels) < 2**31 else torch.int64
+    # Sources sorted by their top-left corner; a corner's target moves with it, so each corner's
+    # targets come out sorted too, and four sorted runs are merged by counting (no sort of 4 N keys).
+    keys, order = torch.sort(base.to(index_dtype), stable=True)
+    position = torch.arange(pixels, device=device, dtype=index_dtype)
+    first = torch.ones(pixels, dtype=torch.bool, device=device)
+    first[1:] = keys[1:] != keys[:-1]
+    rank = position - torch.where(first, position, 0).cummax(0).values  # among sources sharing a top-left corner
+    sources = torch.bincount(keys, minlength=cells).to(index_dtype).view(canvas)  # per top-left cell
+    # Entries landing on each frame pixel by corner (y, x) = 00, 01, 10, 11: the counts shifted by it.
+    landed = [
+        sources[:, CANVAS_BORDER - dy : CANVAS_BORDER + height - dy, CANVAS_BORDER - dx : CANVAS_BORDER + width - dx]
+        for dy in (0, 1)
+        for dx in (0, 1)
+    ]
+    row_starts = torch.zeros(pixels + 1, dtype=index_dtype, device=device)
+    row_starts[1:] = _in_row_order(landed[0] + landed[1] + landed[2] + landed[3], tile).cumsum(0)
+    entries = int(row_starts[-1])
+    # Each target's next free slot, on the canvas; border cells share a spill area after the entries.
+    slot = torch.full(canvas, entries, dtype=index_dtype, device=device)
+    slot[inner] = _in_pixel_order(row_starts[:-1], (batch, height, width), tile)
+    columns = torch.empty(entries + pixels, dtype=index_dtype, device=device)
+    values = torch.empty(entries + pixels, dtype=precise, device=device)
+    landed_weight = torch.zeros(cells, dtype=precise, device=device)
+    source_index, keys = order.to(index_dtype), keys.long()
+    for c, offset in enumerate(corner_offsets(canvas, device=device).tolist()):
+        # In a row: corner by corner, each in source order (as a stable sort of all entries would give).
+        target = keys + offset
+        corner_weight = bilinear[c][order]
+        spot = slot.view(-1)[target] + rank
+        columns[spot] = source_index
+        values[spot] = corner_weight
+        landed_weight.scatter_add_(0, target, corner_weight)
+        slot[inner] += landed[c]
+    matrix = _csr(row_starts, columns[:entries], values[:entries], (pixels, pixels))
+    total = landed_weight.view(canvas)[inner].reshape(batch, 1, height, width)
+    weight_in_rows = _in_row_order(total.view(batch, height, width), tile).unsqueeze(1)
+    denominator = weight_in_rows + (weight_in_rows == 0)  # a hole's 0 becomes 1: holes come out 0
+    hole = (total == 0).to(precise)
+    reach = None if tile is None else _reach(flow[:, 1], height)
+    return SplatPlan(matrix=matrix, denominator=denominator, weight=total, hole=hole, tile=tile, reach=reach)
+
+
+def _in_row_order(pixels: Tensor, tile: int | None) -> Tensor:
+    """(B, H, W) per-pixel values as (B*H*W,) in the plan's row order: (b, y, x), or tile by tile."""
+    if tile is None:
+        return pixels.reshape(-1)
+    batch, height, width = pixels.shape
+    tiles = pixels.reshape(batch, height // tile, tile, width // tile, tile)
+    return tiles.permute(0, 1, 3, 2, 4).reshape(-1)
+
+
+def _in_pixel_order(rows: Tensor, size: tuple[int, int, int], tile: int | None) -> Tensor:
+    """(B*H*W,) values in the plan's row order as (B, H, W) (the inverse of :func:`_in_row_order`)."""
+    if tile is None:
+        return rows.view(size)
+    return _untile(rows.unsqueeze(1), size, tile).view(size)
 
 
 def _reach(flow_y: Tensor, height: int) -> Tensor:
