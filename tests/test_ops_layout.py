@@ -26,3 +26,13 @@ def test_cat_channels_is_cat_in_the_layout_asked(channels_last: bool) -> None:
     assert out.is_contiguous(memory_format=layout)
     out.sum().backward()
     assert all(torch.equal(part.grad, torch.ones_like(part)) for part in tracked)
+
+
+def test_a_convolved_cat_is_written_in_the_autocast_dtype() -> None:
+    parts = [torch.rand(1, 3, 4, 6), torch.rand(1, 2, 4, 6)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = cat_channels(parts, channels_last=True, convolved=True)
+        plain = cat_channels(parts, channels_last=True)
+    assert out.dtype == torch.bfloat16 and plain.dtype == torch.float32
+    assert torch.equal(out, torch.cat(parts, dim=1).bfloat16())  # what the convolution would have cast it to
+    assert cat_channels(parts, channels_last=True, convolved=True).dtype == torch.float32  # no autocast

@@ -258,7 +258,7 @@ class APRVFI(nn.Module):
         route = route_decisions(logits, routing)  # (B, D, n_h, n_w)
 
         scale = 1.0 / cfg.patch_size
-        # In the blocks' layout, so its patches are gathered straight into it.
+        # In the blocks' layout and compute dtype, so its patches are gathered straight into block 1's input.
         guide = cat_channels(
             [
                 warped.image0,
@@ -269,8 +269,9 @@ class APRVFI(nn.Module):
                 warped.hole1,
             ],
             channels_last=channels_last,
+            convolved=True,
         )
-        head = guide.new_empty(guide.shape[0], 4, *guide.shape[2:])
+        head = warped.image0.new_empty(guide.shape[0], 4, *guide.shape[2:])
         patches = all_patches(guide, cfg.patch_size)
         route_per_patch = route.permute(0, 2, 3, 1).reshape(-1, route.shape[1])
         chunk = max_patches or patches.numel()

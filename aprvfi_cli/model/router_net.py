@@ -46,6 +46,7 @@ class Router(nn.Module):
                 warped1,
             ],
             channels_last=channels_last,
+            convolved=True,
         )
         x = self.features(x)
         pooled = torch.cat([F.adaptive_avg_pool2d(x, grid), F.adaptive_max_pool2d(x, grid)], dim=1)
