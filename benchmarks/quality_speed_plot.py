@@ -121,15 +121,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the scores")
     parser.add_argument("--out", type=Path, default=Path("quality_speed.png"))
-    parser.add_argument("--replot", type=Path, default=None, help="draw again from a --json file, measuring nothing")
+    parser.add_argument(
+        "--replot", type=Path, default=None, help="draw again: a --json file's PSNR at this bench file's seconds"
+    )
     args = parser.parse_args()
-    if args.replot is not None:
-        saved = json.loads(args.replot.read_text())
-        points = {name: tuple(point) for name, point in saved["points"].items()}
-        plot(points, args.out, title=saved["title"], caption=saved["caption"])
-        return
     bench = json.loads(args.bench.read_text())
     seconds = {m["mode"]: m["time_s"] for m in bench["sizes"][args.size]["modes"] if m["mode"] != "flow+context"}
+    if args.replot is not None:  # the saved PSNR of each method, at the seconds of this bench file
+        saved = json.loads(args.replot.read_text())
+        points = {
+            label(name): (seconds.get(name, saved["points"][label(name)][0]), float(np.mean(values)))
+            for name, values in saved["scores"].items()
+            if values
+        }
+        plot(points, args.out, title=saved["title"], caption=saved["caption"])
+        if args.json is not None:
+            args.json.write_text(json.dumps({**saved, "points": points}, indent=1) + "\n")
+        return
     placement = resolve_placement("cpu", bench.get("precision", "fp32"), args.threads)  # as the bench timed it
     model, origin = resolve_weights(args.weights)
     keep = tuple(bench.get("keep_ratios") or model.config.keep_ratios)
