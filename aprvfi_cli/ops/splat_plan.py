@@ -239,7 +239,7 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
     # Sources sorted by their top-left corner; a corner's target moves with it, so each corner's
     # targets come out sorted too, and four sorted runs are merged by counting (no sort of 4 N keys).
     keys, order = torch.sort(base.to(index_dtype), stable=True)
-    position = torch.arange(pixels, device=device, dtype=index_dtype)
+    position = torch.arange(pixels, device=device)
     first = torch.ones(pixels, dtype=torch.bool, device=device)
     first[1:] = keys[1:] != keys[:-1]
     rank = position - torch.where(first, position, 0).cummax(0).values  # among sources sharing a top-left corner
@@ -251,10 +251,10 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
         for dx in (0, 1)
     ]
     row_starts = torch.zeros(pixels + 1, dtype=index_dtype, device=device)
-    row_starts[1:] = _in_row_order(landed[0] + landed[1] + landed[2] + landed[3], tile).cumsum(0)
+    row_starts[1:] = _in_row_order(landed[0] + landed[1] + landed[2] + landed[3], tile).cumsum(0, dtype=index_dtype)
     entries = int(row_starts[-1])
     # Each target's next free slot, on the canvas; border cells share a spill area after the entries.
-    slot = torch.full(canvas, entries, dtype=index_dtype, device=device)
+    slot = torch.full(canvas, entries, dtype=torch.int64, device=device)
     slot[inner] = _in_pixel_order(row_starts[:-1], (batch, height, width), tile)
     columns = torch.empty(entries + pixels, dtype=index_dtype, device=device)
     values = torch.empty(entries + pixels, dtype=precise, device=device)
@@ -263,10 +263,10 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
     for c, offset in enumerate(corner_offsets(canvas, device=device).tolist()):
         # In a row: corner by corner, each in source order (as a stable sort of all entries would give).
         target = keys + offset
-        corner_weight = bilinear[c][order]
-        spot = slot.view(-1)[target] + rank
-        columns[spot] = source_index
-        values[spot] = corner_weight
+        corner_weight = bilinear[c].index_select(0, order)
+        spot = slot.view(-1).index_select(0, target) + rank
+        columns.index_copy_(0, spot, source_index)  # duplicates only in the spill area
+        values.index_copy_(0, spot, corner_weight)
         landed_weight.scatter_add_(0, target, corner_weight)
         slot[inner] += landed[c]
     matrix = _csr(row_starts, columns[:entries], values[:entries], (pixels, pixels))
