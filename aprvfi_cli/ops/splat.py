@@ -76,7 +76,7 @@ def forward_splat(
     total = torch.zeros(math.prod(canvas), dtype=precise, device=source.device)
     step = max(1, chunk_pixels_for(channels, chunk_pixels) // width)  # whole rows at a time
     columns = torch.arange(width, device=source.device, dtype=precise)
-    offsets = corner_offsets(canvas, device=source.device)
+    offsets = torch.tensor(corner_offsets(canvas), device=source.device)
     for start in range(0, rows, step):
         stop = min(start + step, rows)
         base, bilinear = canvas_corners(
@@ -107,10 +107,10 @@ def forward_splat(
 CANVAS_BORDER = 2  # px around the canvas: bilinear corners clamped to [-2, size] all land inside it
 
 
-def corner_offsets(canvas: tuple[int, int, int], *, device: torch.device) -> Tensor:
-    """(4,) flat canvas offsets of the corners (y, x) = 00, 01, 10, 11 from the top-left one."""
+def corner_offsets(canvas: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    """Flat canvas offsets of the corners (y, x) = 00, 01, 10, 11 from the top-left one."""
     width = canvas[2]
-    return torch.tensor([0, 1, width, width + 1], device=device)
+    return 0, 1, width, width + 1
 
 
 def canvas_corners(

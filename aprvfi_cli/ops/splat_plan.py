@@ -260,7 +260,7 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
     values = torch.empty(entries + pixels, dtype=precise, device=device)
     landed_weight = torch.zeros(cells, dtype=precise, device=device)
     source_index, keys = order.to(index_dtype), keys.long()
-    for c, offset in enumerate(corner_offsets(canvas, device=device).tolist()):
+    for c, offset in enumerate(corner_offsets(canvas)):
         # In a row: corner by corner, each in source order (as a stable sort of all entries would give).
         target = keys + offset
         corner_weight = bilinear[c].index_select(0, order)
