@@ -3,15 +3,16 @@
 The model warps each frame's image and its five context levels (63 channels) along the same
 flow. :func:`forward_splat` would recompute the four bilinear corners and scatter row by row
 for every one of them; a :class:`SplatPlan` computes the corners once, as a sparse matrix S
-(target pixels x source pixels, four entries per source pixel, rows sorted by target), and
+(target pixels x source pixels, an entry for each corner that lands in the frame, rows sorted by
+target), and
 splats a map as the product ``S @ values``: at 2048x1088 a 12-channel level takes 0.23 s
 against 1.28 s (one core), and the same code runs on CUDA.
 
 A plan made with ``tile`` orders its rows tile by tile (each tile's pixels row-major), so the
 rows of any run of consecutive tiles are one slice of the matrix: a block reading a chunk of
 patches takes its rows without a copy, and a routed subset costs one copy per run of tiles.
-Those rows read only the band of source rows whose pixels land in the tiles, so a map of
-another dtype (bf16 context) is converted band by band, not whole for every chunk.
+Those rows read only the band of source rows that the flow's vertical extent can bring to the
+tiles, so a map of another dtype (bf16 context) is converted band by band, not whole for every chunk.
 
 The result equals :func:`forward_splat`'s up to the order of the additions. Gradients reach the
 values (training the context) but not the flow: a learned flow needs :func:`forward_splat`.
@@ -140,7 +141,7 @@ class SplatPlan:
         if not rows:
             rows = [(0, 0)]  # no tiles: an empty slice
         # Where each run's entries start and stop, and how far sources reach: one read (one device sync on a GPU).
-        batch, height, width = self.size
+        _, height, width = self.size
         frame_tiles, tiles_across = height * width // per, width // self.tile
         low, high = (
             (min(first for first, _ in runs), max(first + count - 1 for first, count in runs)) if runs else (0, 0)
