@@ -4,9 +4,8 @@ The model warps each frame's image and its five context levels (63 channels) alo
 flow. :func:`forward_splat` would recompute the four bilinear corners and scatter row by row
 for every one of them; a :class:`SplatPlan` computes the corners once, as a sparse matrix S
 (target pixels x source pixels, an entry for each corner that lands in the frame, rows sorted by
-target), and
-splats a map as the product ``S @ values``: at 2048x1088 a 12-channel level takes 0.23 s
-against 1.28 s (one core), and the same code runs on CUDA.
+target), and splats a map as the product ``S @ values``: at 2048x1088 a 12-channel level takes
+0.23 s against 1.28 s (one core), and the same code runs on CUDA.
 
 A plan made with ``tile`` orders its rows tile by tile (each tile's pixels row-major), so the
 rows of any run of consecutive tiles are one slice of the matrix: a block reading a chunk of
