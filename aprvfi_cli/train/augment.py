@@ -6,7 +6,8 @@ interpolation problem); the temporal swap exchanges the inputs and turns t into 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -22,6 +23,22 @@ class AugmentConfig:
     rot90: bool = True
     temporal_swap: float = 0.5
     channel_shuffle: float = 0.5
+
+
+Sampling = TypeVar("Sampling", bound="AugmentedSampling")
+
+
+class AugmentedSampling:
+    """A sampling config's dict form (stored in checkpoints), for dataclasses whose ``augment``
+    field is an :class:`AugmentConfig`."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[Sampling], values: dict) -> Sampling:
+        values = dict(values)
+        return cls(augment=AugmentConfig(**values.pop("augment", {})), **values)  # type: ignore[call-arg]
 
 
 Frames = tuple[Tensor, Tensor, Tensor]  # (frame0, truth, frame1), each (3, H, W)

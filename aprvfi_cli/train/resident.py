@@ -13,7 +13,7 @@ draws exactly the batches an uninterrupted run would.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from torch import Tensor
 from aprvfi_cli.eval.devset import DevBatch
 from aprvfi_cli.model import APRVFI, DEFAULT_FLOW_SCALE
 from aprvfi_cli.placement import Placement
-from aprvfi_cli.train.augment import AugmentConfig, augment_batch_with_flow
+from aprvfi_cli.train.augment import AugmentConfig, AugmentedSampling, augment_batch_with_flow
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ClipTriplets:
 
 
 @dataclass(frozen=True)
-class ResidentSampling:
+class ResidentSampling(AugmentedSampling):
     """How a GPU leg's crops are drawn from a training pack (stored in checkpoints).
 
     Attributes:
@@ -66,14 +66,6 @@ class ResidentSampling:
     max_clips: int | None = None
     max_triplets_per_clip: int | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> ResidentSampling:
-        values = dict(values)
-        return cls(augment=AugmentConfig(**values.pop("augment", {})), **values)
 
 
 @dataclass

@@ -8,18 +8,18 @@ step), as with :class:`aprvfi_cli.train.dataset.StepBatches`, so resume is exact
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from aprvfi_cli.data.store import Store
-from aprvfi_cli.train.augment import AugmentConfig, augment_with_flow
+from aprvfi_cli.train.augment import AugmentConfig, AugmentedSampling, augment_with_flow
 
 
 @dataclass(frozen=True)
-class StoreSampling:
+class StoreSampling(AugmentedSampling):
     """How crops are drawn from a store (stored in checkpoints).
 
     Attributes:
@@ -33,14 +33,6 @@ class StoreSampling:
     synthetic_fraction: float = 0.3
     uniform_share: float = 0.3
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> StoreSampling:
-        values = dict(values)
-        return cls(augment=AugmentConfig(**values.pop("augment", {})), **values)
 
 
 class CellPool:
