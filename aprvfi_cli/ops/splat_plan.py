@@ -271,9 +271,9 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
         slot[inner] += landed[c]
     matrix = _csr(row_starts, columns[:entries], values[:entries], (pixels, pixels))
     total = landed_weight.view(canvas)[inner].reshape(batch, 1, height, width)
-    weight_in_rows = _in_row_order(total.view(batch, height, width), tile).unsqueeze(1)
-    denominator = weight_in_rows + (weight_in_rows == 0)  # a hole's 0 becomes 1: holes come out 0
     hole = (total == 0).to(precise)
+    # In row order; a hole's 0 becomes 1, so holes come out 0.
+    denominator = _in_row_order((total + hole).view(batch, height, width), tile).unsqueeze(1)
     reach = None if tile is None else _reach(flow[:, 1], height)
     return SplatPlan(matrix=matrix, denominator=denominator, weight=total, hole=hole, tile=tile, reach=reach)
 
