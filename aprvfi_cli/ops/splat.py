@@ -69,9 +69,9 @@ def forward_splat(
     flow_x = flow[:, 0].reshape(rows, width).to(precise)
     flow_y = flow[:, 1].reshape(rows, width).to(precise)
     source_weight = None if weight is None else weight.reshape(rows, width).to(precise)
-    # Targets land on a canvas with a border of CANVAS_BORDER px: a corner that leaves the frame lands
+    # Targets land on a canvas with a border of _BORDER px: a corner that leaves the frame lands
     # in the border, dropped at the end, so no corner needs a validity mask or its own clamp.
-    canvas = (batch, height + 2 * CANVAS_BORDER, width + 2 * CANVAS_BORDER)
+    canvas = canvas_of(batch, height, width)
     accumulated = torch.zeros(channels, math.prod(canvas), dtype=precise, device=source.device)
     total = torch.zeros(math.prod(canvas), dtype=precise, device=source.device)
     step = max(1, chunk_pixels_for(channels, chunk_pixels) // width)  # whole rows at a time
@@ -95,7 +95,7 @@ def forward_splat(
             accumulated[c].scatter_add_(0, index, (plane[start:stop].reshape(1, -1) * bilinear).view(-1))
         total.scatter_add_(0, index, bilinear.view(-1))
 
-    inner = (..., slice(CANVAS_BORDER, CANVAS_BORDER + height), slice(CANVAS_BORDER, CANVAS_BORDER + width))
+    inner = frame_on_canvas(height, width)
     total = total.view(batch, 1, *canvas[1:])[inner]
     hole = (total == 0).to(precise)
     # A normaliser of 0 becomes 1 so holes come out as 0 (the EBME convention).
@@ -104,7 +104,19 @@ def forward_splat(
     return SplatResult(image=image.to(source.dtype).transpose(0, 1), weight=total, hole=hole)
 
 
-CANVAS_BORDER = 2  # px around the canvas: bilinear corners clamped to [-2, size] all land inside it
+_BORDER = 2  # px around the canvas: bilinear corners clamped to [-2, size] all land inside it
+
+
+def canvas_of(batch: int, height: int, width: int) -> tuple[int, int, int]:
+    """(B, H + 4, W + 4): the canvas the corners of (B, H, W) frames land on, border included."""
+    return batch, height + 2 * _BORDER, width + 2 * _BORDER
+
+
+def frame_on_canvas(height: int, width: int, *, shift: tuple[int, int] = (0, 0)) -> tuple:
+    """Index of the frame's pixels on a canvas (its last two dimensions); ``shift`` (dy, dx) moves
+    it up and left: the cells whose corner (dy, dx) lands on each frame pixel."""
+    (dy, dx), border = shift, _BORDER
+    return (..., slice(border - dy, border + height - dy), slice(border - dx, border + width - dx))
 
 
 def corner_offsets(canvas: tuple[int, int, int]) -> tuple[int, int, int, int]:
@@ -135,7 +147,7 @@ def canvas_corners(
         (y, x) = 00, 01, 10, 11. A corner outside the frame lands in the border.
     """
     planes, canvas_height, canvas_width = canvas
-    height, width = canvas_height - 2 * CANVAS_BORDER, canvas_width - 2 * CANVAS_BORDER
+    height, width = canvas_height - 2 * _BORDER, canvas_width - 2 * _BORDER
     rows = torch.arange(start, stop, device=flow_x.device)
     target_x = flow_x + columns
     target_y = flow_y + (rows % height).to(flow_y.dtype)[:, None]
@@ -147,9 +159,9 @@ def canvas_corners(
         weight_y = weight_y * source_weight.reshape(-1)
     bilinear = (weight_y[:, None] * weight_x[None]).reshape(4, -1)
     # Clamped after the integer cast: whatever a huge or non-finite position casts to, it lands in the border.
-    row_base = ((rows // height) * canvas_height + CANVAS_BORDER) * canvas_width + CANVAS_BORDER  # (rows,)
-    top = top.long().clamp_(-CANVAS_BORDER, height).mul_(canvas_width).add_(row_base[:, None])
-    return left.long().clamp_(-CANVAS_BORDER, width).add_(top).view(-1), bilinear
+    row_base = ((rows // height) * canvas_height + _BORDER) * canvas_width + _BORDER  # (rows,)
+    top = top.long().clamp_(-_BORDER, height).mul_(canvas_width).add_(row_base[:, None])
+    return left.long().clamp_(-_BORDER, width).add_(top).view(-1), bilinear
 
 
 def chunk_pixels_for(channels: int, limit: int = 1 << 18) -> int:

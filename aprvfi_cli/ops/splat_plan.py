@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from aprvfi_cli.ops.splat import CANVAS_BORDER, canvas_corners, corner_offsets
+from aprvfi_cli.ops.splat import canvas_corners, canvas_of, corner_offsets, frame_on_canvas
 
 
 def _check_map(source: Tensor, size: tuple[int, int, int]) -> None:
@@ -220,9 +220,9 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
     precise = torch.promote_types(flow.dtype, torch.float32)
     flow = flow.detach()
     # Corners land on a canvas with a border: one outside the frame lands there and is dropped.
-    canvas = (batch, height + 2 * CANVAS_BORDER, width + 2 * CANVAS_BORDER)
+    canvas = canvas_of(batch, height, width)
     cells = canvas[0] * canvas[1] * canvas[2]
-    inner = (slice(None), slice(CANVAS_BORDER, CANVAS_BORDER + height), slice(CANVAS_BORDER, CANVAS_BORDER + width))
+    inner = frame_on_canvas(height, width)
     base, bilinear = canvas_corners(
         0,
         rows,
@@ -245,11 +245,7 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
     rank = position - torch.where(first, position, 0).cummax(0).values  # among sources sharing a top-left corner
     sources = torch.bincount(keys, minlength=cells).to(index_dtype).view(canvas)  # per top-left cell
     # Entries landing on each frame pixel by corner (y, x) = 00, 01, 10, 11: the counts shifted by it.
-    landed = [
-        sources[:, CANVAS_BORDER - dy : CANVAS_BORDER + height - dy, CANVAS_BORDER - dx : CANVAS_BORDER + width - dx]
-        for dy in (0, 1)
-        for dx in (0, 1)
-    ]
+    landed = [sources[frame_on_canvas(height, width, shift=(dy, dx))] for dy in (0, 1) for dx in (0, 1)]
     row_starts = torch.zeros(pixels + 1, dtype=index_dtype, device=device)
     row_starts[1:] = _in_row_order(landed[0] + landed[1] + landed[2] + landed[3], tile).cumsum(0, dtype=index_dtype)
     entries = int(row_starts[-1])
