@@ -40,6 +40,17 @@ def test_dynamic_with_every_route_on_equals_static(model: APRVFI) -> None:
     assert (static - fewer).abs().max() > 1e-4
 
 
+def test_inference_in_place_sum_equals_autograds(model: APRVFI) -> None:
+    # Without autograd routed blocks write into the carried feature; with it every block makes a new one.
+    routing = Routing(mode="keep", keep_ratios=(0.2, 0.5, 0.7, 0.9))
+    with torch.no_grad():
+        pair = model.estimate(*frames(96, 128))
+        in_place = model.synthesize(pair, 0.5, routing=routing).frame
+    tracked = model.synthesize(pair, 0.5, routing=routing).frame
+    assert tracked.requires_grad
+    assert torch.equal(in_place, tracked.detach())
+
+
 @torch.no_grad()
 def test_skipped_patch_inherits_previous_feature(model: APRVFI) -> None:
     patches, size = 6, model.config.patch_size

@@ -8,6 +8,8 @@ previous block's feature).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor, nn
 
@@ -69,9 +71,12 @@ class SynthesisNet(nn.Module):
         dense: run every patch and blend ``v * block + (1 - v) * previous`` (training with
             straight-through route values, so gradients reach the router).
         """
-        features = self.refine(guide=guide, index=index, context=context, route=route, dense=dense)
-        fused = features[0] + features[1] if len(features) > 1 else features[0]
-        for feature in features[2:]:  # add&norm: one sum, no stacked copy and no sum per block
+        # Without autograd, routed blocks write into the carried feature: no copy of it per block (BENCHMARKS §6).
+        features = self._refined(
+            guide=guide, index=index, context=context, route=route, dense=dense, in_place=not torch.is_grad_enabled()
+        )
+        fused = next(features).clone()  # add&norm: one running sum (a copy: f^1 may be written into)
+        for feature in features:
             fused += feature
         return self.head(self.fusion_norm(fused))
 
@@ -79,9 +84,23 @@ class SynthesisNet(nn.Module):
         self, *, guide: Tensor, index: Tensor, context: ContextPatches, route: Tensor | None, dense: bool = False
     ) -> list[Tensor]:
         """The feature f^k after every block, each (N, widths[0], P, P); see :meth:`forward`."""
+        return list(self._refined(guide=guide, index=index, context=context, route=route, dense=dense, in_place=False))
+
+    def _refined(
+        self,
+        *,
+        guide: Tensor,
+        index: Tensor,
+        context: ContextPatches,
+        route: Tensor | None,
+        dense: bool,
+        in_place: bool,
+    ) -> Iterator[Tensor]:
+        """Yield f^k after each block. ``in_place``: a routed block writes its patches into the
+        feature it yielded last, so use each one before asking for the next."""
         level = context.at(index)  # each level of these patches; the routed ones read their own
         feature = self.blocks[0](torch.cat([guide, *level(0)], dim=1))
-        features = [feature]
+        yield feature
         for k in range(1, len(self.blocks)):
             block = self.blocks[k]
             column = k - self.num_static_blocks
@@ -96,7 +115,7 @@ class SynthesisNet(nn.Module):
                 chosen = torch.nonzero(route[:, column] > 0.5).flatten()
                 if chosen.numel():
                     inputs = torch.cat([*context.at(index[chosen])(k), feature[chosen]], dim=1)
+                    refined = block(inputs).to(feature.dtype)
                     # clone + in place keeps channels_last (``index_copy`` returns NCHW: later blocks ran slower).
-                    feature = feature.clone().index_copy_(0, chosen, block(inputs).to(feature.dtype))
-            features.append(feature)
-        return features
+                    feature = (feature if in_place else feature.clone()).index_copy_(0, chosen, refined)
+            yield feature
