@@ -96,7 +96,9 @@ class SplatPlan:
         weight: (B, 1, H, W) sum of the bilinear weights that land on each pixel (>= fp32).
         hole: (B, 1, H, W) float mask, 1 where nothing lands (>= fp32).
         tile: the side of the tiles the rows are grouped by, or None for (b, y, x) order.
-        reach: (B, 2) int, how many rows a source may land below and above its own in each frame
+        tile_entries: with tiles, the entry where each tile's rows start, and the number of entries
+            (B*H*W / tile**2 + 1 values, read once at the build so that selecting tiles reads nothing back).
+        reach: with tiles, per frame, how many rows a source may land below and above its own
             (the flow's vertical extent, rounded out): the band of source rows a run of tiles reads.
     """
 
@@ -105,7 +107,8 @@ class SplatPlan:
     weight: Tensor
     hole: Tensor
     tile: int | None = None
-    reach: Tensor | None = None
+    tile_entries: tuple[int, ...] = ()
+    reach: tuple[tuple[int, int], ...] = ()
 
     @property
     def size(self) -> tuple[int, int, int]:
@@ -131,47 +134,42 @@ class SplatPlan:
         tile after tile, each row-major: N * tile * tile rows, selected once for any number of
         maps. A run of consecutive tiles is a slice of the plan (no copy); other tiles cost a
         copy of their own rows only, so a skipped patch costs nothing."""
-        if self.tile is None or self.reach is None:
+        if self.tile is None or not self.tile_entries:
             raise ValueError("this plan was made without tiles")
-        per = self.tile * self.tile
+        per, starts = self.tile * self.tile, self.tile_entries
         crow, col, val = self.matrix.crow_indices(), self.matrix.col_indices(), self.matrix.values()
         runs = _runs(index)
-        rows = [(first * per, (first + count) * per) for first, count in runs]
-        if not rows:
-            rows = [(0, 0)]  # no tiles: an empty slice
-        # Where each run's entries start and stop, and how far sources reach: one read (one device sync on a GPU).
         _, height, width = self.size
+        if not runs:  # no tiles: an empty slice
+            return SplatRows(
+                _csr(crow[:1] - crow[:1], col[:0], val[:0], (0, 0)), self.denominator[:0], self.size, (0, 0)
+            )
+        # Source rows (over B*H) that can land in the tile rows from the first tile's to the last one's.
         frame_tiles, tiles_across = height * width // per, width // self.tile
-        low, high = (
-            (min(first for first, _ in runs), max(first + count - 1 for first, count in runs)) if runs else (0, 0)
+        low, high = min(first for first, _ in runs), max(first + count - 1 for first, count in runs)  # any order
+        top = (low % frame_tiles) // tiles_across * self.tile
+        bottom = ((high % frame_tiles) // tiles_across + 1) * self.tile
+        band = (
+            low // frame_tiles * height + max(top - 1 - self.reach[low // frame_tiles][0], 0),
+            high // frame_tiles * height + min(bottom + self.reach[high // frame_tiles][1], height),
         )
-        reach = self.reach[[low // frame_tiles, high // frame_tiles], [0, 1]]  # down of the first frame, up of the last
-        starts = crow[torch.tensor(rows, device=crow.device).view(-1)]
-        *bounds, down, up = torch.cat([starts, reach.to(crow.dtype)]).tolist()
-        band = (0, 0)
-        if runs:  # source rows (over B*H) that can land in the tile rows from low's to high's
-            top, bottom = (
-                (low % frame_tiles) // tiles_across * self.tile,
-                ((high % frame_tiles) // tiles_across + 1) * self.tile,
-            )
-            band = (
-                low // frame_tiles * height + max(top - 1 - down, 0),
-                high // frame_tiles * height + min(bottom + up, height),
-            )
-        entries = list(zip(bounds[::2], bounds[1::2], strict=True))
-        if len(rows) == 1:  # views, no copy
-            (start, stop), (first, last) = rows[0], entries[0]
-            sub_crow, sub_col, sub_val = crow[start : stop + 1] - first, col[first:last], val[first:last]
-            denominator = self.denominator[start:stop]
-        else:
-            offsets, total = [], 0
-            for (start, stop), (first, last) in zip(rows, entries, strict=True):
-                offsets.append(crow[start:stop] - (first - total))
-                total += last - first
-            sub_crow = torch.cat([*offsets, crow.new_full((1,), total)])
-            sub_col = torch.cat([col[first:last] for first, last in entries])
-            sub_val = torch.cat([val[first:last] for first, last in entries])
-            denominator = torch.cat([self.denominator[start:stop] for start, stop in rows])
+        if len(runs) == 1:  # views, no copy
+            first, count = runs[0]
+            begin, end = starts[first], starts[first + count]
+            sub_crow = crow[first * per : (first + count) * per + 1] - begin
+            sub_col, sub_val = col[begin:end], val[begin:end]
+            denominator = self.denominator[first * per : (first + count) * per]
+        else:  # each run's entries follow the previous run's: one shift per tile of a run
+            shifts, total = [], 0
+            for first, count in runs:
+                shifts += [total - starts[first]] * count
+                total += starts[first + count] - starts[first]
+            shift = torch.tensor(shifts, dtype=crow.dtype).to(crow.device, non_blocking=True)
+            tile_rows = crow[:-1].view(-1, per)[index] + shift[:, None]
+            sub_crow = torch.cat([tile_rows.view(-1), crow.new_full((1,), total)])
+            sub_col = torch.cat([col[starts[first] : starts[first + count]] for first, count in runs])
+            sub_val = torch.cat([val[starts[first] : starts[first + count]] for first, count in runs])
+            denominator = self.denominator.view(-1, per, 1)[index].view(-1, 1)
         sub_col = sub_col - band[0] * width  # columns from the band's first pixel
         matrix = _csr(sub_crow, sub_col, sub_val, (index.numel() * per, (band[1] - band[0]) * width))
         return SplatRows(matrix, denominator, self.size, band)
@@ -248,7 +246,18 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
     landed = [sources[frame_on_canvas(height, width, shift=(dy, dx))] for dy in (0, 1) for dx in (0, 1)]
     row_starts = torch.zeros(pixels + 1, dtype=index_dtype, device=device)
     row_starts[1:] = _in_row_order(landed[0] + landed[1] + landed[2] + landed[3], tile).cumsum(0, dtype=index_dtype)
-    entries = int(row_starts[-1])
+    tile_entries: tuple[int, ...] = ()
+    reach: tuple[tuple[int, int], ...] = ()
+    if tile is None:
+        entries = int(row_starts[-1])
+    else:  # one read: where each tile's entries start, and how far each frame's sources reach
+        tiles = pixels // (tile * tile)
+        read = torch.cat([row_starts[:: tile * tile].long(), _reach(flow[:, 1], height).view(-1)]).tolist()
+        tile_entries, reach = (
+            tuple(read[: tiles + 1]),
+            tuple(zip(read[tiles + 1 :: 2], read[tiles + 2 :: 2], strict=True)),
+        )
+        entries = tile_entries[-1]
     # Each target's next free slot, on the canvas; border cells share a spill area after the entries.
     slot = torch.full(canvas, entries, dtype=torch.int64, device=device)
     slot[inner] = _in_pixel_order(row_starts[:-1], (batch, height, width), tile)
@@ -270,8 +279,15 @@ def plan_splat(flow: Tensor, *, weight: Tensor | None = None, tile: int | None =
     hole = (total == 0).to(precise)
     # In row order; a hole's 0 becomes 1, so holes come out 0.
     denominator = _in_row_order((total + hole).view(batch, height, width), tile).unsqueeze(1)
-    reach = None if tile is None else _reach(flow[:, 1], height)
-    return SplatPlan(matrix=matrix, denominator=denominator, weight=total, hole=hole, tile=tile, reach=reach)
+    return SplatPlan(
+        matrix=matrix,
+        denominator=denominator,
+        weight=total,
+        hole=hole,
+        tile=tile,
+        tile_entries=tile_entries,
+        reach=reach,
+    )
 
 
 def _in_row_order(pixels: Tensor, tile: int | None) -> Tensor:
