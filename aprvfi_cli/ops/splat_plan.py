@@ -9,7 +9,7 @@ target), and splats a map as the product ``S @ values``: at 2048x1088 a 12-chann
 
 A plan made with ``tile`` orders its rows tile by tile (each tile's pixels row-major), so the
 rows of any run of consecutive tiles are one slice of the matrix: a block reading a chunk of
-patches takes its rows without a copy, and a routed subset costs one copy per run of tiles.
+patches takes its rows without a copy, and a routed subset costs one copy of its own rows.
 Those rows read only the band of source rows that the flow's vertical extent can bring to the
 tiles, so a map of another dtype (bf16 context) is converted band by band, not whole for every chunk.
 
