@@ -24,3 +24,9 @@ def choose_openmp_wait_policy() -> str | None:
         return None
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     return "PASSIVE"
+
+
+def openmp_wait_policy() -> str:
+    """The OpenMP wait policy of this process, lower case: ``active``, ``passive``, or ``default``
+    (unset: the OpenMP library's own). Timings depend on it: report it beside them."""
+    return os.environ.get("OMP_WAIT_POLICY", "").strip().lower() or "default"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from aprvfi_cli.runtime import choose_openmp_wait_policy
+from aprvfi_cli.runtime import choose_openmp_wait_policy, openmp_wait_policy
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def test_busy_machine_gets_passive_waiting(monkeypatch: pytest.MonkeyPatch, core
     monkeypatch.setattr(os, "getloadavg", lambda: (float(cores), 0.0, 0.0))
     assert choose_openmp_wait_policy() == "PASSIVE"
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert openmp_wait_policy() == "passive"  # what the timings report
 
 
 def test_quiet_machine_keeps_the_default(monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
@@ -28,6 +29,7 @@ def test_quiet_machine_keeps_the_default(monkeypatch: pytest.MonkeyPatch, cores:
     monkeypatch.setattr(os, "getloadavg", lambda: (0.1 * cores, 0.0, 0.0))
     assert choose_openmp_wait_policy() is None
     assert "OMP_WAIT_POLICY" not in os.environ
+    assert openmp_wait_policy() == "default"
 
 
 def test_user_setting_wins(monkeypatch: pytest.MonkeyPatch, cores: int) -> None:

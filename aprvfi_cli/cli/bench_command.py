@@ -9,6 +9,7 @@ import typer
 
 from aprvfi_cli.cli.options import ModelOptions, PlacementOptions, load_interpolator, with_options
 from aprvfi_cli.errors import UsageError
+from aprvfi_cli.runtime import openmp_wait_policy
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -44,8 +45,9 @@ def render(results: list[SpeedResult], *, placement: Placement, routing: Routing
     """One table: a row per (size, mode), with time and FLOPs relative to static."""
     from rich.table import Table
 
+    waiting = f", OpenMP wait policy {openmp_wait_policy()}" if placement.device.type == "cpu" else ""
     table = Table(
-        title=f"APR-VFI speed on {placement.describe()} (apr row: {routing.describe()}; "
+        title=f"APR-VFI speed on {placement.describe()}{waiting} (apr row: {routing.describe()}; "
         f"flow scale {flow_scale}; flow-only S: the flow at scale S)"
     )
     for column in ("size", "mode", "patches run", "TFLOPs", "s/pair", "time/static", "FLOPs/static", "peak GB"):
@@ -114,6 +116,7 @@ def bench(
             "device": str(where.device),
             "precision": where.precision,
             "threads": torch.get_num_threads(),
+            "openmp_wait_policy": openmp_wait_policy(),  # passive when the machine was busy at start (runtime.py)
             "preset": network.config.name,
             "weights": loaded.origin.describe(),
             "route": routing.describe(),
