@@ -141,9 +141,7 @@ class SplatPlan:
         runs = _runs(index)
         _, height, width = self.size
         if not runs:  # no tiles: an empty slice
-            return SplatRows(
-                _csr(crow[:1] - crow[:1], col[:0], val[:0], (0, 0)), self.denominator[:0], self.size, (0, 0)
-            )
+            return SplatRows(_csr(crow.new_zeros(1), col[:0], val[:0], (0, 0)), self.denominator[:0], self.size, (0, 0))
         # Source rows (over B*H) that can land in the tile rows from the first tile's to the last one's.
         frame_tiles, tiles_across = height * width // per, width // self.tile
         low, high = min(first for first, _ in runs), max(first + count - 1 for first, count in runs)  # any order
