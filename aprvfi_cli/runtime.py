@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
+
+# How long the CPU is watched to tell a machine busy now from one a finished run left a load average on.
+_SAMPLE_SECONDS = 0.1
 
 
 def choose_openmp_wait_policy() -> str | None:
@@ -10,8 +14,9 @@ def choose_openmp_wait_policy() -> str | None:
 
     Spinning threads are many times slower when another process holds a core, and sleeping
     ones a little slower on a quiet machine (``docs/BENCHMARKS.md`` §6). So PASSIVE is chosen only
-    when the 1-minute load average shows busy cores, and never over the user's own setting.
-    Returns the policy set, or None. Call it before ``import torch``.
+    when the 1-minute load average shows busy cores and the cores are busy now (the average stays
+    high for a minute after a run ends, e.g. the previous file of a shell loop), and never over the
+    user's own setting. Returns the policy set, or None. Call it before ``import torch``.
     """
     if "OMP_WAIT_POLICY" in os.environ:
         return None
@@ -22,8 +27,32 @@ def choose_openmp_wait_policy() -> str | None:
         return None
     if load < 0.75 * cores:
         return None
+    busy = busy_cpus()
+    if busy is not None and busy < 0.75 * cores:
+        return None
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     return "PASSIVE"
+
+
+def busy_cpus(seconds: float = _SAMPLE_SECONDS) -> float | None:
+    """How many CPUs were busy over the next ``seconds`` (all processes, from ``/proc/stat``), or
+    None where that file is not available."""
+
+    def read() -> tuple[int, int]:  # (all ticks, idle and iowait ticks) over every CPU
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+        return sum(fields), fields[3] + fields[4]
+
+    try:
+        total0, idle0 = read()
+        time.sleep(seconds)
+        total1, idle1 = read()
+        with open("/proc/stat", encoding="ascii") as stat:
+            cpus = sum(line.startswith("cpu") and line[3:4].isdigit() for line in stat)
+    except (OSError, ValueError, IndexError):
+        return None
+    elapsed = total1 - total0
+    return cpus * (1 - (idle1 - idle0) / elapsed) if elapsed > 0 else None
 
 
 def openmp_wait_policy() -> str:
