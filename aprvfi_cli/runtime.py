@@ -38,17 +38,17 @@ def busy_cpus(seconds: float = _SAMPLE_SECONDS) -> float | None:
     """How many CPUs were busy over the next ``seconds`` (all processes, from ``/proc/stat``), or
     None where that file is not available."""
 
-    def read() -> tuple[int, int]:  # (all ticks, idle and iowait ticks) over every CPU
+    def read() -> tuple[int, int, int]:  # (all ticks, idle and iowait ticks) over every CPU, and the CPUs
         with open("/proc/stat", encoding="ascii") as stat:
-            fields = [int(value) for value in stat.readline().split()[1:9]]
-        return sum(fields), fields[3] + fields[4]
+            lines = stat.read().splitlines()
+        fields = [int(value) for value in lines[0].split()[1:9]]
+        cpus = sum(line.startswith("cpu") and line[3:4].isdigit() for line in lines)
+        return sum(fields), fields[3] + fields[4], cpus
 
     try:
-        total0, idle0 = read()
+        total0, idle0, _ = read()
         time.sleep(seconds)
-        total1, idle1 = read()
-        with open("/proc/stat", encoding="ascii") as stat:
-            cpus = sum(line.startswith("cpu") and line[3:4].isdigit() for line in stat)
+        total1, idle1, cpus = read()
     except (OSError, ValueError, IndexError):
         return None
     elapsed = total1 - total0

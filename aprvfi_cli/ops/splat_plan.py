@@ -122,11 +122,10 @@ class SplatPlan:
         The result is laid out channels_last in memory (a free view of the product for an
         untiled plan); a channels_last source is read without a copy.
         """
-        batch, height, _ = self.size
+        batch, height, width = self.size
         image = SplatRows(self.matrix, self.denominator, self.size, (0, batch * height)).apply(source)
         if self.tile is not None:
             image = _untile(image, self.size, self.tile)
-        batch, height, width = self.size
         return image.view(batch, height, width, source.shape[1]).permute(0, 3, 1, 2)
 
     def tiles(self, index: Tensor) -> SplatRows:
@@ -158,15 +157,16 @@ class SplatPlan:
             sub_col, sub_val = col[begin:end], val[begin:end]
             denominator = self.denominator[first * per : (first + count) * per]
         else:  # each run's entries follow the previous run's: one shift per tile of a run
+            spans = [(starts[first], starts[first + count], count) for first, count in runs]  # entries of each run
             shifts, total = [], 0
-            for first, count in runs:
-                shifts += [total - starts[first]] * count
-                total += starts[first + count] - starts[first]
+            for begin, end, count in spans:
+                shifts += [total - begin] * count
+                total += end - begin
             shift = torch.tensor(shifts, dtype=crow.dtype).to(crow.device, non_blocking=True)
             tile_rows = crow[:-1].view(-1, per)[index] + shift[:, None]
             sub_crow = torch.cat([tile_rows.view(-1), crow.new_full((1,), total)])
-            sub_col = torch.cat([col[starts[first] : starts[first + count]] for first, count in runs])
-            sub_val = torch.cat([val[starts[first] : starts[first + count]] for first, count in runs])
+            sub_col = torch.cat([col[begin:end] for begin, end, _ in spans])
+            sub_val = torch.cat([val[begin:end] for begin, end, _ in spans])
             denominator = self.denominator.view(-1, per, 1)[index].view(-1, 1)
         sub_col = sub_col - band[0] * width  # columns from the band's first pixel
         matrix = _csr(sub_crow, sub_col, sub_val, (index.numel() * per, (band[1] - band[0]) * width))
